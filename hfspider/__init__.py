@@ -1,0 +1,1 @@
+"""hfspider: map the Hugging Face Hub's model genealogy with Scrapy."""

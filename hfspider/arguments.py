@@ -1,0 +1,89 @@
+"""Spider arguments, checked in one place so a mistake is one clear line before anything runs."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from hfspider.hub.endpoint import is_repo_id
+from hfspider.hub.lineage import RELATIONS
+
+DIRECTIONS = ("down", "up", "both")
+
+
+class ArgumentError(ValueError):
+    """A spider argument is wrong; the message says which and what to do."""
+
+
+def _int(name: str, value: Any, minimum: int) -> int:
+    try:
+        number = int(str(value).strip())
+    except ValueError:
+        raise ArgumentError(f"-a {name}={value!s}: expected a whole number >= {minimum}") from None
+    if number < minimum:
+        raise ArgumentError(f"-a {name}={number}: expected a whole number >= {minimum}")
+    return number
+
+
+def _model_ids(values: list[str], where: str) -> list[str]:
+    ids = [v.strip() for v in values if v.strip()]
+    for value in ids:
+        if not is_repo_id(value):
+            raise ArgumentError(f"{where}: {value!r} is not a model id; write it as ORG/NAME, e.g. google/gemma-2-2b-it")
+    return list(dict.fromkeys(ids))
+
+
+def _read_roots_file(path: str) -> list[str]:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as error:
+        raise ArgumentError(f"-a roots_file={path}: cannot read it ({error.strerror or error}); give a text file with one model id a line") from None
+    lines = [line.split("#", 1)[0] for line in text.splitlines()]
+    ids = _model_ids(lines, f"-a roots_file={path}")
+    if not ids:
+        raise ArgumentError(f"-a roots_file={path}: no model ids in it; write one ORG/NAME a line")
+    return ids
+
+
+@dataclass(frozen=True)
+class TreeArguments:
+    """What ``model_tree`` was asked to crawl."""
+
+    roots: tuple[str, ...]
+    top: int | None
+    max_depth: int | None
+    relations: tuple[str, ...]
+    direction: str
+
+    @classmethod
+    def parse(cls, kwargs: Mapping[str, Any]) -> TreeArguments:
+        known = {"root", "roots_file", "top", "max_depth", "relations", "direction", "_job"}
+        unknown = sorted(set(kwargs) - known)
+        if unknown:
+            raise ArgumentError(
+                f"unknown argument -a {unknown[0]}=...; model_tree takes root, roots_file, top, max_depth, relations, direction"
+            )
+        roots: list[str] = []
+        if kwargs.get("root") is not None:
+            roots += _model_ids(str(kwargs["root"]).split(","), f"-a root={kwargs['root']}")
+        if kwargs.get("roots_file") is not None:
+            roots += _read_roots_file(str(kwargs["roots_file"]))
+        top = _int("top", kwargs["top"], 1) if kwargs.get("top") is not None else None
+        if not roots and top is None:
+            raise ArgumentError("no root given; use -a root=ORG/NAME (several: a,b), -a roots_file=PATH or -a top=N")
+        max_depth = _int("max_depth", kwargs["max_depth"], 0) if kwargs.get("max_depth") is not None else None
+        relations = tuple(dict.fromkeys(r.strip().lower() for r in str(kwargs.get("relations") or ",".join(RELATIONS)).split(",") if r.strip()))
+        wrong = [r for r in relations if r not in RELATIONS]
+        if wrong or not relations:
+            raise ArgumentError(f"-a relations={kwargs.get('relations')}: choose from {','.join(RELATIONS)}")
+        direction = str(kwargs.get("direction") or "down").strip().lower()
+        if direction not in DIRECTIONS:
+            raise ArgumentError(f"-a direction={kwargs.get('direction')}: choose down, up or both")
+        return cls(tuple(dict.fromkeys(roots)), top, max_depth, tuple(sorted(relations)), direction)
+
+    @property
+    def all_relations(self) -> bool:
+        """Following every relation, including edges whose relation the Hub left unknown."""
+        return set(self.relations) == set(RELATIONS)

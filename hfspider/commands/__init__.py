@@ -1,0 +1,1 @@
+"""hfspider's scrapy sub-commands (COMMANDS_MODULE)."""

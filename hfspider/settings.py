@@ -1,0 +1,69 @@
+"""hfspider's settings, top to bottom. Override any of them with ``-s NAME=VALUE``."""
+
+# -- The Hub ----------------------------------------------------------------
+# Base URL of the Hub. The environment variable HF_ENDPOINT wins over this
+# setting, as it does for huggingface_hub. The token is read from HF_TOKEN
+# (or HUGGING_FACE_HUB_TOKEN, or $HF_HOME/token) and is never a setting, so it
+# cannot end up in a stats dump or a log of settings.
+HF_ENDPOINT = "https://huggingface.co"
+
+# -- Output -----------------------------------------------------------------
+# Folder for hfspider.sqlite, the feeds and trees/.
+HFSPIDER_OUTPUT = "output"
+# Any SQLAlchemy URL (sqlite:///..., postgresql+psycopg://...); empty means
+# sqlite:///<HFSPIDER_OUTPUT>/hfspider.sqlite.
+HFSPIDER_DB_URL = ""
+# Rows per database transaction, and the longest time an item waits in memory.
+HFSPIDER_BATCH_SIZE = 1000
+HFSPIDER_FLUSH_SECONDS = 5.0
+
+FEED_URI_PARAMS = "hfspider.feeds.uri_params"
+FEED_STORE_EMPTY = False
+FEED_EXPORT_ENCODING = "utf-8"
+FEEDS = {
+    "%(output)s/models.jsonl": {"format": "jsonlines", "item_classes": ["hfspider.items.ModelItem"], "overwrite": True},
+    "%(output)s/edges.jsonl": {"format": "jsonlines", "item_classes": ["hfspider.items.EdgeItem"], "overwrite": True},
+}
+
+ITEM_PIPELINES = {
+    "pipelines.normalize.NormalizePipeline": 100,
+    "pipelines.dedupe.DedupePipeline": 200,
+    "pipelines.store.StorePipeline": 300,
+}
+
+# -- Crawling ---------------------------------------------------------------
+BOT_NAME = "hfspider"
+SPIDER_MODULES = ["hfspider.spiders"]
+NEWSPIDER_MODULE = "hfspider.spiders"
+COMMANDS_MODULE = "hfspider.commands"
+USER_AGENT = "hfspider/0.1 (Scrapy; model genealogy research)"
+
+# The API is meant for programs; robots.txt governs the HTML pages.
+ROBOTSTXT_OBEY = False
+CONCURRENT_REQUESTS = 16
+CONCURRENT_REQUESTS_PER_DOMAIN = 16
+DOWNLOAD_DELAY = 0
+DOWNLOAD_TIMEOUT = 60
+AUTOTHROTTLE_ENABLED = True
+AUTOTHROTTLE_START_DELAY = 0.0
+AUTOTHROTTLE_MAX_DELAY = 30.0
+AUTOTHROTTLE_TARGET_CONCURRENCY = 8.0
+# Breadth-first-ish order keeps the queue small on wide families.
+DEPTH_PRIORITY = 1
+SCHEDULER_DISK_QUEUE = "scrapy.squeues.PickleFifoDiskQueue"
+SCHEDULER_MEMORY_QUEUE = "scrapy.squeues.FifoMemoryQueue"
+
+DOWNLOADER_MIDDLEWARES = {
+    # After Retry (550) and Redirect (600): the token is added last and removed first.
+    "hfspider.middlewares.auth.HubAuthMiddleware": 950,
+}
+RETRY_ENABLED = True
+RETRY_TIMES = 5
+RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408]
+
+# Scrapy 2.19 turns this on by default; it runs code sent to a local port.
+REMOTE_CONTROL_ENABLED = False
+TELNETCONSOLE_ENABLED = False
+
+LOG_LEVEL = "INFO"
+TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"

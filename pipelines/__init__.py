@@ -1,0 +1,1 @@
+"""Item pipelines: normalize, dedupe, store; tree derivation from the store."""

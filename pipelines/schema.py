@@ -1,0 +1,78 @@
+"""The database tables, in SQLAlchemy Core so one definition serves SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+metadata = MetaData()
+
+ID = String(200)  # owner (96) + "/" + name (96), with room to spare
+TIME = String(20)  # ISO-8601 UTC, "2025-01-26T12:05:50Z": sorts as text everywhere
+JSONDoc = JSON().with_variant(JSONB(), "postgresql")
+
+models = Table(
+    "models",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("author", String(100)),
+    Column("sha", String(64)),
+    Column("created_at", TIME),
+    Column("last_modified", TIME),
+    Column("private", Boolean),
+    Column("gated", String(10)),
+    Column("disabled", Boolean),
+    Column("downloads", BigInteger),
+    Column("downloads_all_time", BigInteger),
+    Column("likes", BigInteger),
+    Column("trending_score", Float),
+    Column("library_name", Text),
+    Column("pipeline_tag", Text),
+    Column("license", Text),
+    Column("num_parameters", BigInteger),
+    Column("tags", JSONDoc),
+    Column("card_data", JSONDoc),
+    Column("fetched_at", TIME),
+)
+
+edges = Table(
+    "edges",
+    metadata,
+    Column("child_id", ID, primary_key=True),
+    Column("parent_id", ID, primary_key=True),
+    Column("relation", String(20), primary_key=True),
+    Column("source", String(20), nullable=False),
+    Index("ix_edges_parent", "parent_id"),
+)
+
+tree_members = Table(
+    "tree_members",
+    metadata,
+    Column("root_id", ID, primary_key=True),
+    Column("model_id", ID, primary_key=True),
+    Column("depth", Integer, nullable=False),
+)
+
+crawl_runs = Table(
+    "crawl_runs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("spider", String(50), nullable=False),
+    Column("arguments", JSONDoc),
+    Column("started_at", TIME, nullable=False),
+    Column("finished_at", TIME),
+    Column("outcome", String(50), nullable=False),
+    Column("stats", JSONDoc),
+)

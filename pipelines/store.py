@@ -1,0 +1,180 @@
+"""Write items to the database in batched upserts; on close, derive trees and record the run.
+
+The database is the source of truth: trees come from its edges, and a crawl run
+twice leaves one row per model and edge.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import asdict, is_dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from itemadapter import ItemAdapter
+from scrapy import signals
+from scrapy.crawler import Crawler
+from scrapy.exceptions import NotConfigured
+from scrapy.settings import BaseSettings
+from sqlalchemy import Connection, Engine, Table, create_engine, delete, event, insert
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import make_url
+
+from hfspider.arguments import TreeArguments
+from hfspider.items import EdgeItem, ModelItem
+from pipelines import trees
+from pipelines.schema import crawl_runs, edges, metadata, models
+
+logger = logging.getLogger(__name__)
+
+_INSERTS = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
+
+
+def now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def database_url(settings: BaseSettings) -> str:
+    """``HFSPIDER_DB_URL``, else ``hfspider.sqlite`` in ``HFSPIDER_OUTPUT``."""
+    return settings.get("HFSPIDER_DB_URL") or f"sqlite:///{Path(settings.get('HFSPIDER_OUTPUT', 'output')) / 'hfspider.sqlite'}"
+
+
+def check_url(url: str) -> None:
+    """Refuse a database the upserts cannot speak to, before anything is crawled."""
+    backend = make_url(url).get_backend_name()
+    if backend not in _INSERTS:
+        raise NotConfigured(f"HFSPIDER_DB_URL: {backend} is not supported; use a sqlite:/// or postgresql:// URL")
+
+
+def open_engine(url: str) -> Engine:
+    """An engine with the tables in place; a SQLite file's folder is made here."""
+    check_url(url)
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database:
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(parsed)
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    metadata.create_all(engine)
+    return engine
+
+
+def _sqlite_pragmas(connection: Any, _record: Any) -> None:
+    # WAL: readers are never blocked by the crawl, and a killed process loses no committed batch.
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def database_exists(url: str) -> bool:
+    """False only for a SQLite file that is not there yet."""
+    parsed = make_url(url)
+    return parsed.get_backend_name() != "sqlite" or not parsed.database or Path(parsed.database).exists()
+
+
+def upsert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Insert rows, replacing those whose primary key is already stored."""
+    if not rows:
+        return
+    keys = [c.name for c in table.primary_key.columns]
+    stmt = _INSERTS[conn.dialect.name](table)
+    changes = {c.name: stmt.excluded[c.name] for c in table.columns if c.name not in keys}
+    conn.execute(stmt.on_conflict_do_update(index_elements=keys, set_=changes), rows)
+
+
+class StorePipeline:
+    """Buffers items and writes them every ``HFSPIDER_BATCH_SIZE`` items or ``HFSPIDER_FLUSH_SECONDS``.
+
+    A model's stored edges are replaced by the ones this crawl read, so a model
+    that changed parents does not keep the old ones.
+    """
+
+    def __init__(self, crawler: Crawler) -> None:
+        settings = crawler.settings
+        self.crawler = crawler
+        self.url = database_url(settings)
+        check_url(self.url)
+        self.output = Path(settings.get("HFSPIDER_OUTPUT", "output"))
+        self.batch_size = settings.getint("HFSPIDER_BATCH_SIZE", 1000)
+        self.flush_seconds = settings.getfloat("HFSPIDER_FLUSH_SECONDS", 5.0)
+        self.engine: Engine | None = None
+        self.models: dict[str, dict[str, Any]] = {}
+        self.edges: dict[tuple[str, str, str], dict[str, Any]] = {}
+        self.last_flush = time.monotonic()
+        self.started_at = now()
+        crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> StorePipeline:
+        return cls(crawler)
+
+    def _engine(self) -> Engine:
+        if self.engine is None:
+            self.engine = open_engine(self.url)
+        return self.engine
+
+    def process_item(self, item: Any, spider: Any = None) -> Any:
+        if isinstance(item, ModelItem):
+            self.models[item.id] = ItemAdapter(item).asdict()
+        elif isinstance(item, EdgeItem):
+            self.edges[(item.child_id, item.parent_id, item.relation)] = ItemAdapter(item).asdict()
+        else:
+            return item
+        if len(self.models) + len(self.edges) >= self.batch_size or time.monotonic() - self.last_flush > self.flush_seconds:
+            self.flush()
+        return item
+
+    def flush(self) -> None:
+        """Write the buffer in one transaction."""
+        self.last_flush = time.monotonic()
+        if not self.models and not self.edges:
+            return
+        with self._engine().begin() as conn:
+            upsert(conn, models, list(self.models.values()))
+            ids = list(self.models)
+            for start in range(0, len(ids), trees.CHUNK):
+                conn.execute(delete(edges).where(edges.c.child_id.in_(ids[start : start + trees.CHUNK])))
+            upsert(conn, edges, list(self.edges.values()))
+        self.crawler.stats.inc_value("hfspider/stored_models", len(self.models))
+        self.crawler.stats.inc_value("hfspider/stored_edges", len(self.edges))
+        self.models.clear()
+        self.edges.clear()
+
+    def close_spider(self, spider: Any = None) -> None:
+        self.flush()
+
+    def spider_closed(self, spider: Any, reason: str) -> None:
+        """Derive trees after a finished crawl (a paused one would give partial trees), then record the run."""
+        if self.engine is None and not database_exists(self.url):
+            return
+        args = getattr(spider, "args", None)
+        errors = self.crawler.stats.get_value("hfspider/root_errors", 0)
+        with self._engine().begin() as conn:
+            if reason == "finished" and isinstance(args, TreeArguments):
+                self._write_trees(conn, spider.roots, args)
+            stats = json.loads(json.dumps(self.crawler.stats.get_stats(), default=str))
+            conn.execute(
+                insert(crawl_runs).values(
+                    spider=spider.name,
+                    arguments=asdict(args) if is_dataclass(args) else {},
+                    started_at=self.started_at,
+                    finished_at=now(),
+                    outcome="root_errors" if errors and reason == "finished" else reason,
+                    stats=stats,
+                )
+            )
+        self._engine().dispose()
+
+    def _write_trees(self, conn: Connection, roots: list[str], args: TreeArguments) -> None:
+        relations = None if args.all_relations else args.relations
+        for root in roots:
+            tree = trees.derive(conn, root, args.direction, args.max_depth, relations)
+            if tree is None:
+                continue
+            trees.store_members(conn, tree)
+            path = trees.write_json(self.output / "trees", tree)
+            logger.info("tree %s: %d models, written to %s", tree.root, len(tree.depth), path)

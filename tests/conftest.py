@@ -1,0 +1,77 @@
+"""Shared test helpers: the real-data folder, a replica per test, and running crawls."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = ROOT.parent / "shared" / "data" / "real-hub-sample.jsonl"
+
+needs_real_data = pytest.mark.skipif(not SHARED_DATA.exists(), reason="../shared/data is not beside the project")
+
+
+@pytest.fixture(scope="session")
+def real_records() -> list[dict[str, Any]]:
+    if not SHARED_DATA.exists():
+        pytest.skip("../shared/data is not beside the project")
+    return [json.loads(line) for line in SHARED_DATA.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+@dataclass
+class CrawlResult:
+    """What a ``scrapy crawl`` subprocess left behind."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+    output: Path
+
+    @property
+    def db(self) -> Path:
+        return self.output / "hfspider.sqlite"
+
+    def rows(self, query: str) -> list[tuple[Any, ...]]:
+        with sqlite3.connect(self.db) as conn:
+            return conn.execute(query).fetchall()
+
+    def feed(self, name: str) -> list[dict[str, Any]]:
+        path = self.output / name
+        return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()] if path.exists() else []
+
+
+def crawl(output: Path, spider: str, *args: str, endpoint: str | None = None, env: dict[str, str] | None = None,
+          settings: dict[str, Any] | None = None, timeout: float = 300) -> CrawlResult:
+    """Run ``scrapy crawl`` the way a user does, in a subprocess, writing under ``output``."""
+    command = [sys.executable, "-m", "scrapy", "crawl", spider, "-s", f"HFSPIDER_OUTPUT={output}", "-s", "LOG_LEVEL=INFO"]
+    for key, value in (settings or {}).items():
+        command += ["-s", f"{key}={value}"]
+    for arg in args:
+        command += ["-a", arg]
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "HUGGING_FACE"))}
+    environment["HF_HOME"] = str(output.parent / "hf-home")  # no stray token from the machine
+    if endpoint:
+        environment["HF_ENDPOINT"] = endpoint
+    environment.update(env or {})
+    done = subprocess.run(command, cwd=ROOT, env=environment, capture_output=True, text=True, timeout=timeout, check=False)
+    return CrawlResult(done.returncode, done.stdout, done.stderr, output)
+
+
+@pytest.fixture
+def run_crawl(tmp_path: Path) -> Iterator[Any]:
+    counter = iter(range(1000))
+
+    def run(*args: str, **kwargs: Any) -> CrawlResult:
+        output = kwargs.pop("output", None) or tmp_path / f"out{next(counter)}"
+        return crawl(output, kwargs.pop("spider", "model_tree"), *args, **kwargs)
+
+    yield run
