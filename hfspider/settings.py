@@ -54,7 +54,9 @@ SCHEDULER_DISK_QUEUE = "scrapy.squeues.PickleFifoDiskQueue"
 SCHEDULER_MEMORY_QUEUE = "scrapy.squeues.FifoMemoryQueue"
 
 DOWNLOADER_MIDDLEWARES = {
-    # After Retry (550) and Redirect (600): the token is added last and removed first.
+    # Both sit after Retry (550) and Redirect (600): a 429 is waited out before
+    # Retry sees it, and the token is added last and removed first.
+    "hfspider.middlewares.ratelimit.RateLimitMiddleware": 900,
     "hfspider.middlewares.auth.HubAuthMiddleware": 950,
 }
 RETRY_ENABLED = True

@@ -176,5 +176,5 @@ class StorePipeline:
             if tree is None:
                 continue
             trees.store_members(conn, tree)
-            path = trees.write_json(self.output / "trees", tree)
+            path = trees.write_json(trees.tree_folder(self.output), tree)
             logger.info("tree %s: %d models, written to %s", tree.root, len(tree.depth), path)

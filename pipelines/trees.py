@@ -53,7 +53,8 @@ def _fetch(conn: Connection, walk: str, relations: tuple[str, ...] | None) -> Fe
             query = select(here, there, edges.c.relation).where(here.in_(chunk))
             if relations is not None:
                 query = query.where(edges.c.relation.in_(relations))
-            yield from conn.execute(query.order_by(here, there)).tuples()
+            for origin, target, relation in conn.execute(query.order_by(here, there)):
+                yield origin, target, relation
 
     return fetch
 
@@ -176,6 +177,11 @@ def tree_path(folder: Path, root: str) -> Path:
     if path.parent != folder.resolve():
         raise ValueError(f"model id {root!r} does not make a safe file name")
     return path
+
+
+def tree_folder(output: str | Path) -> Path:
+    """Where tree files go under ``HFSPIDER_OUTPUT``."""
+    return Path(output) / "trees"
 
 
 def write_json(folder: Path, tree: Tree) -> Path:

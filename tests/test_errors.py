@@ -1,0 +1,83 @@
+"""Bad roots and bad arguments: one clear line, a non-zero exit, nothing that looks like a result."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import CrawlResult
+from tests.replica import Hub, ReplicaServer
+
+RECORDS = [
+    {"id": "org/root", "tags": []},
+    {"id": "org/kid", "tags": ["base_model:org/root", "base_model:finetune:org/root"]},
+    {"id": "org/secret", "private": True, "tags": []},
+]
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[ReplicaServer]:
+    with ReplicaServer(Hub(RECORDS)) as replica:
+        yield replica
+
+
+def last_line(result: CrawlResult) -> str:
+    return result.stderr.strip().splitlines()[-1]
+
+
+def assert_nothing_written(result: CrawlResult) -> None:
+    written = sorted(p.name for p in result.output.rglob("*")) if result.output.exists() else []
+    assert written == []
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        ((), "no root given"),
+        (("root=../../etc",), "not a model id"),
+        (("root=org/root", "roots=x/y"), "unknown argument -a roots"),
+        (("root=org/root", "max_depth=-1"), "max_depth"),
+        (("root=org/root", "top=zero"), "top"),
+        (("root=org/root", "relations=finetune,clone"), "relations"),
+        (("root=org/root", "direction=sideways"), "direction"),
+        (("roots_file=/nonexistent/roots.txt",), "cannot read"),
+    ],
+)
+def test_bad_arguments(args: tuple[str, ...], words: str, run_crawl, server) -> None:
+    result = run_crawl(*args, endpoint=server.url)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert last_line(result).startswith("error: ") and words in last_line(result)
+    assert_nothing_written(result)
+
+
+def test_roots_file_with_a_bad_line(tmp_path: Path, run_crawl, server) -> None:
+    roots = tmp_path / "roots.txt"
+    roots.write_text("# families to map\norg/root\n\nnot valid!\n")
+    result = run_crawl(f"roots_file={roots}", endpoint=server.url)
+    assert result.returncode == 2 and "'not valid!'" in last_line(result)
+
+
+def test_unsupported_database_url(run_crawl, server) -> None:
+    result = run_crawl("root=org/root", endpoint=server.url, settings={"HFSPIDER_DB_URL": "mssql+pyodbc://x/y"})
+    assert result.returncode == 2 and "HFSPIDER_DB_URL" in last_line(result)
+    assert_nothing_written(result)
+
+
+@pytest.mark.parametrize(("root", "words"), [("nobody/nothing", "not found"), ("org/secret", "HF_TOKEN")])
+def test_missing_or_private_root(root: str, words: str, run_crawl, server) -> None:
+    result = run_crawl(f"root={root}", endpoint=server.url)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    error_lines = [line for line in result.stderr.splitlines() if f"root {root}" in line]
+    assert len(error_lines) == 1 and words in error_lines[0]
+    assert_nothing_written(result)
+
+
+def test_one_bad_root_among_good_ones(run_crawl, server) -> None:
+    result = run_crawl("root=org/root,nobody/nothing", endpoint=server.url)
+    assert result.returncode == 1
+    assert result.rows("SELECT model_id, depth FROM tree_members ORDER BY depth") == [("org/root", 0), ("org/kid", 1)]
+    assert result.rows("SELECT outcome FROM crawl_runs") == [("root_errors",)]

@@ -1,0 +1,68 @@
+"""One family crawled into PostgreSQL gives the same rows as into SQLite."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import create_engine, select, text
+
+from pipelines.schema import edges, models, tree_members
+from tests.replica import Hub, ReplicaServer, generate
+from tests.truth import Truth
+
+SERVER = os.environ.get("HFSPIDER_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+def _answers(url: str) -> bool:
+    try:
+        with create_engine(url, connect_args={"connect_timeout": 3}).connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except Exception:
+        return False
+    return True
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    if not _answers(SERVER):
+        pytest.skip(f"no PostgreSQL server answers at {SERVER}")
+    schema = f"hfspider_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(SERVER)
+    with admin.begin() as conn:
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    yield f"{SERVER}?options=-csearch_path%3D{schema}"
+    with admin.begin() as conn:
+        conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+    admin.dispose()
+
+
+def snapshot(url: str) -> dict[str, list[dict[str, Any]]]:
+    """Every row of the three data tables, through SQLAlchemy so JSON reads back as objects."""
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        rows = {
+            "models": [{k: v for k, v in r.items() if k != "fetched_at"} for r in conn.execute(select(models).order_by(models.c.id)).mappings()],
+            "edges": [dict(r) for r in conn.execute(select(edges).order_by(*edges.primary_key.columns)).mappings()],
+            "tree_members": [dict(r) for r in conn.execute(select(tree_members).order_by(tree_members.c.model_id)).mappings()],
+        }
+    engine.dispose()
+    return rows
+
+
+def test_postgres_rows_equal_sqlite_rows(postgres_url: str, run_crawl, tmp_path: Path) -> None:
+    records = generate(1500, seed=3)
+    truth = Truth(records)
+    root, family = truth.biggest_family()
+    with ReplicaServer(Hub(records)) as server:
+        lite = run_crawl(f"root={root}", endpoint=server.url)
+        pg = run_crawl(f"root={root}", endpoint=server.url, settings={"HFSPIDER_DB_URL": postgres_url})
+    assert lite.returncode == 0 and pg.returncode == 0, pg.stderr[-2000:]
+    assert not (pg.output / "hfspider.sqlite").exists()
+    expected = snapshot(f"sqlite:///{lite.db}")
+    assert len(expected["tree_members"]) == len(family) > 50
+    assert snapshot(postgres_url) == expected

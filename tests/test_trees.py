@@ -1,0 +1,94 @@
+"""Tree derivation from stored edges: shortest depths, merges, cycles, limits, safe file names."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, insert
+
+from pipelines import trees
+from pipelines.schema import edges, models
+from pipelines.store import open_engine
+
+#           r
+#        /     \
+#      a(ft)   b(ad)
+#        \     /   \
+#        m(merge)   c(q) -> d(ft) <-> e(ft) cycle
+#   plus z -> r (r's own parent), and a self-loop on c
+EDGES = [
+    ("a", "r", "finetune"), ("b", "r", "adapter"), ("m", "a", "merge"), ("m", "b", "merge"),
+    ("c", "b", "quantized"), ("d", "c", "finetune"), ("e", "d", "finetune"), ("d", "e", "finetune"),
+    ("r", "z", "finetune"), ("c", "c", "finetune"), ("r", "gone", "merge"),
+]
+MODELS = ["r", "a", "b", "m", "c", "d", "e", "z"]
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> Engine:
+    engine = open_engine(f"sqlite:///{tmp_path / 't.sqlite'}")
+    with engine.begin() as conn:
+        conn.execute(insert(models), [{"id": m, "tags": []} for m in MODELS])
+        conn.execute(insert(edges), [{"child_id": c, "parent_id": p, "relation": r, "source": "tags"} for c, p, r in EDGES])
+    return engine
+
+
+def test_down_depths_are_shortest_distances(engine: Engine) -> None:
+    with engine.connect() as conn:
+        tree = trees.derive(conn, "r")
+    assert tree is not None
+    assert tree.depth == {"r": 0, "a": 1, "b": 1, "m": 2, "c": 2, "d": 3, "e": 4}
+
+
+def test_limits_and_relations(engine: Engine) -> None:
+    with engine.connect() as conn:
+        assert trees.derive(conn, "r", max_depth=1).depth == {"r": 0, "a": 1, "b": 1}
+        assert trees.derive(conn, "r", max_depth=0).depth == {"r": 0}
+        assert trees.derive(conn, "r", relations=("adapter", "quantized")).depth == {"r": 0, "b": 1, "c": 2}
+
+
+def test_up_stops_at_missing_parents(engine: Engine) -> None:
+    with engine.connect() as conn:
+        assert trees.derive(conn, "m", "up").depth == {"m": 0, "a": -1, "b": -1, "r": -2, "z": -3}
+        assert trees.derive(conn, "m", "up", max_depth=2).depth == {"m": 0, "a": -1, "b": -1, "r": -2}
+
+
+def test_both_counts_generations_from_the_root(engine: Engine) -> None:
+    with engine.connect() as conn:
+        tree = trees.derive(conn, "a", "both")
+    assert tree.depth == {"z": -2, "r": -1, "a": 0, "b": 0, "m": 1, "c": 1, "d": 2, "e": 3}
+
+
+def test_unknown_root_and_case_insensitive_root(engine: Engine) -> None:
+    with engine.connect() as conn:
+        assert trees.derive(conn, "nobody") is None
+        assert trees.derive(conn, "R").root == "r"
+
+
+def test_nested_json_expands_each_model_once(engine: Engine, tmp_path: Path) -> None:
+    with engine.connect() as conn:
+        tree = trees.derive(conn, "r")
+    data = json.loads(trees.write_json(tmp_path / "trees", tree).read_text())
+    expanded, refs = [], []
+
+    def visit(node: dict) -> None:
+        (refs if node.get("ref") else expanded).append(node["id"])
+        for child in node.get("children", []):
+            visit(child)
+
+    for top in data["trees"]:
+        visit(top)
+    assert sorted(expanded) == sorted(tree.depth)  # every member once
+    assert sorted(refs) == ["c", "d", "m"]  # the self-loop, the cycle back to d, the merge's second parent
+    assert data["size"] == 7 and data["by_depth"] == {"0": 1, "1": 2, "2": 2, "3": 1, "4": 1}
+
+
+@pytest.mark.parametrize(
+    ("root", "name"),
+    [("org/model.v1", "org--model.v1.json"), ("gpt2", "gpt2.json"), ("CON", "_CON.json"), ("..", "_.json"), ("a/b c", "a--b_c.json")],
+)
+def test_tree_file_names_are_safe(tmp_path: Path, root: str, name: str) -> None:
+    path = trees.tree_path(tmp_path, root)
+    assert path.name == name and path.parent == tmp_path.resolve()
