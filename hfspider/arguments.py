@@ -39,7 +39,9 @@ def _read_roots_file(path: str) -> list[str]:
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as error:
-        raise ArgumentError(f"-a roots_file={path}: cannot read it ({error.strerror or error}); give a text file with one model id a line") from None
+        raise ArgumentError(
+            f"-a roots_file={path}: cannot read it ({error.strerror or error}); give a text file with one model id a line"
+        ) from None
     lines = [line.split("#", 1)[0] for line in text.splitlines()]
     ids = _model_ids(lines, f"-a roots_file={path}")
     if not ids:
@@ -74,7 +76,9 @@ class TreeArguments:
         if not roots and top is None:
             raise ArgumentError("no root given; use -a root=ORG/NAME (several: a,b), -a roots_file=PATH or -a top=N")
         max_depth = _int("max_depth", kwargs["max_depth"], 0) if kwargs.get("max_depth") is not None else None
-        relations = tuple(dict.fromkeys(r.strip().lower() for r in str(kwargs.get("relations") or ",".join(RELATIONS)).split(",") if r.strip()))
+        relations = tuple(
+            dict.fromkeys(r.strip().lower() for r in str(kwargs.get("relations") or ",".join(RELATIONS)).split(",") if r.strip())
+        )
         wrong = [r for r in relations if r not in RELATIONS]
         if wrong or not relations:
             raise ArgumentError(f"-a relations={kwargs.get('relations')}: choose from {','.join(RELATIONS)}")

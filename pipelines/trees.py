@@ -53,8 +53,7 @@ def _fetch(conn: Connection, walk: str, relations: tuple[str, ...] | None) -> Fe
             query = select(here, there, edges.c.relation).where(here.in_(chunk))
             if relations is not None:
                 query = query.where(edges.c.relation.in_(relations))
-            for origin, target, relation in conn.execute(query.order_by(here, there)):
-                yield origin, target, relation
+            yield from ((o, t, r) for o, t, r in conn.execute(query.order_by(here, there)))
 
     return fetch
 
@@ -92,7 +91,9 @@ def _stored(conn: Connection, ids: Sequence[str]) -> set[str]:
     return found
 
 
-def derive(conn: Connection, root: str, direction: str = "down", max_depth: int | None = None, relations: tuple[str, ...] | None = None) -> Tree | None:
+def derive(
+    conn: Connection, root: str, direction: str = "down", max_depth: int | None = None, relations: tuple[str, ...] | None = None
+) -> Tree | None:
     """The family of a stored root, or None when the root is not stored.
 
     ``up``: ancestors at negative depths. ``both``: ancestors, then everything

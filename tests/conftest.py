@@ -49,8 +49,15 @@ class CrawlResult:
         return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()] if path.exists() else []
 
 
-def crawl(output: Path, spider: str, *args: str, endpoint: str | None = None, env: dict[str, str] | None = None,
-          settings: dict[str, Any] | None = None, timeout: float = 300) -> CrawlResult:
+def crawl(
+    output: Path,
+    spider: str,
+    *args: str,
+    endpoint: str | None = None,
+    env: dict[str, str] | None = None,
+    settings: dict[str, Any] | None = None,
+    timeout: float = 300,
+) -> CrawlResult:
     """Run ``scrapy crawl`` the way a user does, in a subprocess, writing under ``output``."""
     command = [sys.executable, "-m", "scrapy", "crawl", spider, "-s", f"HFSPIDER_OUTPUT={output}", "-s", "LOG_LEVEL=INFO"]
     for key, value in (settings or {}).items():

@@ -62,7 +62,9 @@ def test_card_relation_guess_follows_repo_contents(extra: dict[str, Any], relati
 
 def test_self_references_are_dropped() -> None:
     assert parents({"id": "me/m", "tags": ["base_model:me/m", "base_model:finetune:me/m"]}) == []
-    assert parents({"id": "me/m", "cardData": {"base_model": ["ME/M", "a/x"]}}) == [parents({"id": "q", "cardData": {"base_model": "a/x"}})[0]]
+    assert parents({"id": "me/m", "cardData": {"base_model": ["ME/M", "a/x"]}}) == [
+        parents({"id": "q", "cardData": {"base_model": "a/x"}})[0]
+    ]
 
 
 def test_plain_tag_without_relation_is_kept_as_unknown() -> None:
@@ -74,7 +76,13 @@ def test_plain_tag_without_relation_is_kept_as_unknown() -> None:
 
 @pytest.mark.parametrize(
     "record",
-    [{}, {"id": None}, {"id": "x/y", "tags": "base_model:a/b"}, {"id": "x/y", "tags": [None, 3, "base_model:"]}, {"id": "x/y", "cardData": "text"}],
+    [
+        {},
+        {"id": None},
+        {"id": "x/y", "tags": "base_model:a/b"},
+        {"id": "x/y", "tags": [None, 3, "base_model:"]},
+        {"id": "x/y", "cardData": "text"},
+    ],
 )
 def test_malformed_records_give_no_parents(record: dict[str, Any]) -> None:
     assert parents(record) == []

@@ -97,7 +97,10 @@ QUIRKS = [
     {"id": "loop/y", "tags": ["base_model:loop/x", "base_model:quantized:loop/x"]},
     {"id": "self/s", "tags": ["base_model:self/s", "base_model:finetune:self/s", "base_model:kid/a", "base_model:quantized:kid/a"]},
     # a child whose other parent is missing from the Hub, one whose lineage is only in its card
-    {"id": "kid/orphanish", "tags": ["base_model:gone/parent", "base_model:merge:gone/parent", "base_model:kid/a", "base_model:merge:kid/a"]},
+    {
+        "id": "kid/orphanish",
+        "tags": ["base_model:gone/parent", "base_model:merge:gone/parent", "base_model:kid/a", "base_model:merge:kid/a"],
+    },
     {"id": "card/only", "tags": [], "cardData": {"base_model": " https://huggingface.co/base/root "}},
     # private and gated children
     {"id": "priv/p", "private": True, "tags": ["base_model:base/root", "base_model:finetune:base/root"]},
@@ -114,8 +117,17 @@ def quirks_server() -> Iterator[ReplicaServer]:
 def test_quirky_family_terminates_exact(quirks_server, run_crawl) -> None:
     truth = Truth(QUIRKS)
     expected = truth.down("base/root")
-    assert expected == {"base/root": 0, "kid/a": 1, "kid/b.v2_x": 1, "kid/merged": 2, "loop/x": 2, "loop/y": 3,
-                        "self/s": 2, "kid/orphanish": 2, "gate/g": 3}
+    assert expected == {
+        "base/root": 0,
+        "kid/a": 1,
+        "kid/b.v2_x": 1,
+        "kid/merged": 2,
+        "loop/x": 2,
+        "loop/y": 3,
+        "self/s": 2,
+        "kid/orphanish": 2,
+        "gate/g": 3,
+    }
     quirks_server.reset_log()
     result = run_crawl("root=base/root", endpoint=quirks_server.url)
     assert_exact(result, truth, "base/root", expected)

@@ -27,21 +27,38 @@ def test_dates_become_iso_utc(raw: Any, expected: str | None) -> None:
     assert as_utc(raw) == expected
 
 
-@pytest.mark.parametrize(("raw", "expected"), [(False, "false"), ("auto", "auto"), (" Manual", "manual"), (True, "auto"), (None, None), ("x", None)])
+@pytest.mark.parametrize(
+    ("raw", "expected"), [(False, "false"), ("auto", "auto"), (" Manual", "manual"), (True, "auto"), (None, None), ("x", None)]
+)
 def test_gated_has_one_type(raw: Any, expected: str | None) -> None:
     assert as_gated(raw) == expected
 
 
-@pytest.mark.parametrize(("raw", "expected"), [(5, 5), ("7", 7), (3.0, 3), (True, None), ("lots", None), (float("nan"), None), (None, None)])
+@pytest.mark.parametrize(
+    ("raw", "expected"), [(5, 5), ("7", 7), (3.0, 3), (True, None), ("lots", None), (float("nan"), None), (None, None)]
+)
 def test_counts_are_whole_numbers_or_null(raw: Any, expected: int | None) -> None:
     assert as_int(raw) == expected
 
 
 def test_wrong_types_in_every_field_do_not_raise() -> None:
     record = {
-        "id": " org/m ", "author": 5, "createdAt": [], "lastModified": {}, "private": "yes", "gated": 3, "disabled": None,
-        "downloads": "many", "likes": -1, "trendingScore": "x", "library_name": [], "pipeline_tag": 9,
-        "tags": "license:mit", "cardData": ["x"], "safetensors": "big", "gguf": {"total": "12"},
+        "id": " org/m ",
+        "author": 5,
+        "createdAt": [],
+        "lastModified": {},
+        "private": "yes",
+        "gated": 3,
+        "disabled": None,
+        "downloads": "many",
+        "likes": -1,
+        "trendingScore": "x",
+        "library_name": [],
+        "pipeline_tag": 9,
+        "tags": "license:mit",
+        "cardData": ["x"],
+        "safetensors": "big",
+        "gguf": {"total": "12"},
     }
     item = model_item(record)
     assert item is not None

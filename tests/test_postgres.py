@@ -46,7 +46,9 @@ def snapshot(url: str) -> dict[str, list[dict[str, Any]]]:
     engine = create_engine(url)
     with engine.connect() as conn:
         rows = {
-            "models": [{k: v for k, v in r.items() if k != "fetched_at"} for r in conn.execute(select(models).order_by(models.c.id)).mappings()],
+            "models": [
+                {k: v for k, v in r.items() if k != "fetched_at"} for r in conn.execute(select(models).order_by(models.c.id)).mappings()
+            ],
             "edges": [dict(r) for r in conn.execute(select(edges).order_by(*edges.primary_key.columns)).mappings()],
             "tree_members": [dict(r) for r in conn.execute(select(tree_members).order_by(tree_members.c.model_id)).mappings()],
         }

@@ -19,9 +19,17 @@ from pipelines.store import open_engine
 #        m(merge)   c(q) -> d(ft) <-> e(ft) cycle
 #   plus z -> r (r's own parent), and a self-loop on c
 EDGES = [
-    ("a", "r", "finetune"), ("b", "r", "adapter"), ("m", "a", "merge"), ("m", "b", "merge"),
-    ("c", "b", "quantized"), ("d", "c", "finetune"), ("e", "d", "finetune"), ("d", "e", "finetune"),
-    ("r", "z", "finetune"), ("c", "c", "finetune"), ("r", "gone", "merge"),
+    ("a", "r", "finetune"),
+    ("b", "r", "adapter"),
+    ("m", "a", "merge"),
+    ("m", "b", "merge"),
+    ("c", "b", "quantized"),
+    ("d", "c", "finetune"),
+    ("e", "d", "finetune"),
+    ("d", "e", "finetune"),
+    ("r", "z", "finetune"),
+    ("c", "c", "finetune"),
+    ("r", "gone", "merge"),
 ]
 MODELS = ["r", "a", "b", "m", "c", "d", "e", "z"]
 

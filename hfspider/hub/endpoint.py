@@ -102,7 +102,7 @@ def listing_url(
     return f"{base}/api/models?{_query(query)}"
 
 
-_LINK = re.compile(r'<([^>]*)>\s*((?:;\s*[^;,]*)*)')
+_LINK = re.compile(r"<([^>]*)>\s*((?:;\s*[^;,]*)*)")
 
 
 def next_link(headers: Mapping[str, Any]) -> str | None:

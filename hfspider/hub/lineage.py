@@ -89,9 +89,7 @@ def parents(record: dict[str, Any]) -> list[Parent]:
             elif rest:
                 plain.append(rest)
     card = record.get("cardData") if isinstance(record.get("cardData"), dict) else {}
-    found: dict[str, Parent] = {
-        parent: Parent(parent, relation, SOURCE_TAGS) for parent, relation in typed.items()
-    }
+    found: dict[str, Parent] = {parent: Parent(parent, relation, SOURCE_TAGS) for parent, relation in typed.items()}
     for parent in plain:
         if parent not in found:
             found[parent] = Parent(parent, _stated_relation(card) or UNKNOWN, SOURCE_TAGS)

@@ -48,7 +48,9 @@ class ModelTreeSpider(HubSpider):
 
     async def start(self) -> AsyncIterator[Request]:
         if self.args.top:
-            yield self._top_request(self.args.top, listing_url(self.hub, [("sort", "likes")], expand=("likes",), limit=min(self.args.top, PAGE_SIZE)))
+            yield self._top_request(
+                self.args.top, listing_url(self.hub, [("sort", "likes")], expand=("likes",), limit=min(self.args.top, PAGE_SIZE))
+            )
         for root in self.args.roots:
             yield self._root_request(root)
 
@@ -174,4 +176,9 @@ class ModelTreeSpider(HubSpider):
             yield from self._children(item.id, depth + 1)
         following = next_link(response.headers)
         if following:
-            yield Request(following, callback=self.parse_children, meta={"hf_model": parent, "hf_depth": depth}, dont_filter=response.request.dont_filter)
+            yield Request(
+                following,
+                callback=self.parse_children,
+                meta={"hf_model": parent, "hf_depth": depth},
+                dont_filter=response.request.dont_filter,
+            )
