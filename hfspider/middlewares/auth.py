@@ -12,7 +12,6 @@ from urllib.parse import urlsplit
 
 from scrapy import Request
 from scrapy.crawler import Crawler
-from scrapy.exceptions import NotConfigured
 from scrapy.http import Response
 
 from hfspider.hub.endpoint import endpoint, hub_host, token
@@ -21,8 +20,8 @@ from hfspider.hub.endpoint import endpoint, hub_host, token
 class HubAuthMiddleware:
     """Bearer token for the Hub; needs to sit after Retry and Redirect (a high order number)."""
 
-    def __init__(self, secret: str, host: str) -> None:
-        self._header = f"Bearer {secret}".encode()
+    def __init__(self, secret: str | None, host: str) -> None:
+        self._header = f"Bearer {secret}".encode() if secret else None
         self._host = host
 
     def __repr__(self) -> str:  # never show the token, even in a debugger or a log of middlewares
@@ -30,17 +29,15 @@ class HubAuthMiddleware:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> HubAuthMiddleware:
-        secret = token()
-        if not secret:
-            raise NotConfigured("no HF_TOKEN: crawling anonymously")
-        return cls(secret, hub_host(endpoint(crawler.settings.get("HF_ENDPOINT"))))
+        # Without a token the crawl is anonymous; no warning, that is a normal way to run.
+        return cls(token(), hub_host(endpoint(crawler.settings.get("HF_ENDPOINT"))))
 
     def process_request(self, request: Request, spider: Any = None) -> None:
-        if urlsplit(request.url).netloc.lower() == self._host:
+        if self._header and urlsplit(request.url).netloc.lower() == self._host:
             request.headers[b"Authorization"] = self._header
 
     def _strip(self, request: Request) -> None:
-        if request.headers.get(b"Authorization") == self._header:
+        if self._header and request.headers.get(b"Authorization") == self._header:
             del request.headers[b"Authorization"]
 
     def process_response(self, request: Request, response: Response, spider: Any = None) -> Response:
