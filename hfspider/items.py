@@ -39,3 +39,20 @@ class EdgeItem:
     parent_id: str
     relation: str
     source: str
+
+
+@dataclass
+class ListedItem:
+    """Every child of ``model_id`` has been passed on: its listing needs no redoing on resume."""
+
+    model_id: str
+
+
+@dataclass
+class FailureItem:
+    """A request that still failed after its retries; the next run of the same crawl retries it."""
+
+    url: str
+    model_id: str | None
+    status: int | None
+    error: str

@@ -70,9 +70,31 @@ crawl_runs = Table(
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("spider", String(50), nullable=False),
+    # Same spider and arguments, same key: how a run finds the unfinished crawl it resumes.
+    Column("crawl_key", String(40), nullable=False, index=True),
     Column("arguments", JSONDoc),
     Column("started_at", TIME, nullable=False),
     Column("finished_at", TIME),
     Column("outcome", String(50), nullable=False),
     Column("stats", JSONDoc),
+)
+
+# Models whose children an unfinished crawl has fully listed; cleared when the crawl finishes.
+crawl_state = Table(
+    "crawl_state",
+    metadata,
+    Column("crawl_key", String(40), primary_key=True),
+    Column("model_id", ID, primary_key=True),
+)
+
+failures = Table(
+    "failures",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("crawl_key", String(40), nullable=False, index=True),
+    Column("url", Text, nullable=False),
+    Column("model_id", ID),
+    Column("status", Integer),
+    Column("error", Text, nullable=False),
+    Column("failed_at", TIME, nullable=False),
 )

@@ -19,14 +19,14 @@ from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 from scrapy.settings import BaseSettings
-from sqlalchemy import Connection, Engine, Table, create_engine, delete, event, insert
+from sqlalchemy import Connection, Engine, Table, create_engine, delete, event, insert, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 
 from hfspider.arguments import TreeArguments
-from hfspider.items import EdgeItem, ModelItem
+from hfspider.items import EdgeItem, FailureItem, ListedItem, ModelItem
 from pipelines import trees
-from pipelines.schema import crawl_runs, edges, metadata, models
+from pipelines.schema import crawl_runs, crawl_state, edges, failures, metadata, models
 
 logger = logging.getLogger(__name__)
 
@@ -83,7 +83,8 @@ def upsert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
     keys = [c.name for c in table.primary_key.columns]
     stmt = _INSERTS[conn.dialect.name](table)
     changes = {c.name: stmt.excluded[c.name] for c in table.columns if c.name not in keys}
-    conn.execute(stmt.on_conflict_do_update(index_elements=keys, set_=changes), rows)
+    stmt = stmt.on_conflict_do_update(index_elements=keys, set_=changes) if changes else stmt.on_conflict_do_nothing(index_elements=keys)
+    conn.execute(stmt, rows)
 
 
 class StorePipeline:
@@ -104,8 +105,11 @@ class StorePipeline:
         self.engine: Engine | None = None
         self.models: dict[str, dict[str, Any]] = {}
         self.edges: dict[tuple[str, str, str], dict[str, Any]] = {}
+        self.listed: set[str] = set()
+        self.failures: list[dict[str, Any]] = []
         self.last_flush = time.monotonic()
         self.started_at = now()
+        self.run_id: int | None = None
         crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
 
     @classmethod
@@ -122,27 +126,58 @@ class StorePipeline:
             self.models[item.id] = ItemAdapter(item).asdict()
         elif isinstance(item, EdgeItem):
             self.edges[(item.child_id, item.parent_id, item.relation)] = ItemAdapter(item).asdict()
+        elif isinstance(item, ListedItem):
+            self.listed.add(item.model_id)
+        elif isinstance(item, FailureItem):
+            self.failures.append({**ItemAdapter(item).asdict(), "failed_at": now()})
         else:
             return item
-        if len(self.models) + len(self.edges) >= self.batch_size or time.monotonic() - self.last_flush > self.flush_seconds:
+        if (
+            len(self.models) + len(self.edges) + len(self.listed) >= self.batch_size
+            or time.monotonic() - self.last_flush > self.flush_seconds
+        ):
             self.flush()
         return item
 
+    @property
+    def key(self) -> str:
+        return self.crawler.spider.crawl_key
+
     def flush(self) -> None:
-        """Write the buffer in one transaction."""
+        """Write the buffer in one transaction: items, and the listings they complete, together."""
         self.last_flush = time.monotonic()
-        if not self.models and not self.edges:
+        if not (self.models or self.edges or self.listed or self.failures):
             return
         with self._engine().begin() as conn:
+            if self.run_id is None:
+                self.run_id = self._start_run(conn)
             upsert(conn, models, list(self.models.values()))
             ids = list(self.models)
             for start in range(0, len(ids), trees.CHUNK):
                 conn.execute(delete(edges).where(edges.c.child_id.in_(ids[start : start + trees.CHUNK])))
             upsert(conn, edges, list(self.edges.values()))
+            upsert(conn, crawl_state, [{"crawl_key": self.key, "model_id": m} for m in self.listed])
+            if self.failures:
+                conn.execute(insert(failures), [{**f, "crawl_key": self.key} for f in self.failures])
         self.crawler.stats.inc_value("hfspider/stored_models", len(self.models))
         self.crawler.stats.inc_value("hfspider/stored_edges", len(self.edges))
         self.models.clear()
         self.edges.clear()
+        self.listed.clear()
+        self.failures.clear()
+
+    def _start_run(self, conn: Connection) -> int:
+        """The run's row, written with its first batch; a run killed later keeps ``running``."""
+        spider = self.crawler.spider
+        args = getattr(spider, "args", None)
+        values = {
+            "spider": spider.name,
+            "crawl_key": self.key,
+            "arguments": asdict(args) if is_dataclass(args) else {},
+            "started_at": self.started_at,
+            "outcome": "running",
+        }
+        return conn.execute(insert(crawl_runs).values(**values)).inserted_primary_key[0]
 
     def close_spider(self, spider: Any = None) -> None:
         self.flush()
@@ -152,22 +187,27 @@ class StorePipeline:
         if self.engine is None and not database_exists(self.url):
             return
         args = getattr(spider, "args", None)
-        errors = self.crawler.stats.get_value("hfspider/root_errors", 0)
+        outcome = self._outcome(reason)
         with self._engine().begin() as conn:
+            if self.run_id is None:
+                self.run_id = self._start_run(conn)
+            if outcome in ("finished", "root_errors"):
+                conn.execute(delete(crawl_state).where(crawl_state.c.crawl_key == self.key))
+                conn.execute(delete(failures).where(failures.c.crawl_key == self.key))
             if reason == "finished" and isinstance(args, TreeArguments):
                 self._write_trees(conn, spider.roots, args)
             stats = json.loads(json.dumps(self.crawler.stats.get_stats(), default=str))
-            conn.execute(
-                insert(crawl_runs).values(
-                    spider=spider.name,
-                    arguments=asdict(args) if is_dataclass(args) else {},
-                    started_at=self.started_at,
-                    finished_at=now(),
-                    outcome="root_errors" if errors and reason == "finished" else reason,
-                    stats=stats,
-                )
-            )
+            conn.execute(update(crawl_runs).where(crawl_runs.c.id == self.run_id).values(finished_at=now(), outcome=outcome, stats=stats))
         self._engine().dispose()
+
+    def _outcome(self, reason: str) -> str:
+        """Scrapy's finish reason, unless a finished crawl left roots or requests behind."""
+        stats = self.crawler.stats
+        if reason != "finished":
+            return reason
+        if stats.get_value("hfspider/failures", 0):
+            return "incomplete"
+        return "root_errors" if stats.get_value("hfspider/root_errors", 0) else "finished"
 
     def _write_trees(self, conn: Connection, roots: list[str], args: TreeArguments) -> None:
         relations = None if args.all_relations else args.relations

@@ -47,6 +47,13 @@ class Command(ScrapyCrawl):
                 return self._fail(str(error), 2)
         super().run(args, opts)
         stats = self.crawler.stats if self.crawler and self.crawler.stats else None
-        failed = stats.get_value("hfspider/root_errors", 0) if stats else 0
-        if failed:
-            self._fail(f"{failed} root(s) could not be crawled; see the errors above", 1)
+        if not stats:
+            return
+        if stats.get_value("hfspider/root_errors", 0):
+            self._fail(f"{stats.get_value('hfspider/root_errors')} root(s) could not be crawled; see the errors above", 1)
+        if stats.get_value("hfspider/failures", 0):
+            self._fail(
+                f"{stats.get_value('hfspider/failures')} request(s) still failed after retries (table failures); "
+                "run the same command again to retry them",
+                1,
+            )

@@ -1,20 +1,28 @@
-"""What every hfspider spider shares: the Hub's address and turning JSON into items."""
+"""What every hfspider spider shares: the Hub's address, decoding answers, retries and failures."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+from collections.abc import Iterator
+from dataclasses import asdict, is_dataclass
 from typing import Any
 
 import scrapy
+from scrapy import Request
+from scrapy.downloadermiddlewares.retry import get_retry_request
 from scrapy.http import Response
+from twisted.python.failure import Failure
 
 from hfspider.hub.endpoint import endpoint
 from hfspider.hub.records import edge_items, model_item
-from hfspider.items import EdgeItem, ModelItem
+from hfspider.items import EdgeItem, FailureItem, ModelItem
 
 
 class HubSpider(scrapy.Spider):
-    """Base for spiders that read ``/api/models``."""
+    """Base for spiders that read ``/api/models``; subclasses set ``args`` to their parsed arguments."""
+
+    args: Any = None
 
     @property
     def hub(self) -> str:
@@ -23,17 +31,41 @@ class HubSpider(scrapy.Spider):
             self._hub = endpoint(self.settings.get("HF_ENDPOINT"))
         return self._hub
 
+    @property
+    def crawl_key(self) -> str:
+        """Same spider and arguments, same key: a run finds the unfinished crawl it continues by it."""
+        arguments = asdict(self.args) if is_dataclass(self.args) else {}
+        text = json.dumps({"spider": self.name, "arguments": arguments}, sort_keys=True, default=str)
+        return hashlib.sha1(text.encode()).hexdigest()[:16]
+
     def decode(self, response: Response, expected: type) -> Any:
-        """The JSON body, or None (logged and counted) when it is not JSON of the expected type."""
+        """The JSON body, or None when it is not JSON of the expected type."""
         try:
             data = json.loads(response.body)
         except (ValueError, UnicodeDecodeError):
-            data = None
-        if not isinstance(data, expected):
-            self.crawler.stats.inc_value("hfspider/bad_body")
-            self.logger.error("Hub answered %s with a body that is not a JSON %s: %s", response.status, expected.__name__, response.url)
             return None
-        return data
+        return data if isinstance(data, expected) else None
+
+    def retry_or_fail(self, response: Response, reason: str) -> Iterator[Request | FailureItem]:
+        """A 200 with an unusable body is a fault like a 503: retried, then recorded."""
+        self.crawler.stats.inc_value("hfspider/bad_body")
+        retry = get_retry_request(response.request, spider=self, reason=reason)
+        if retry is not None:
+            yield retry
+        else:
+            yield self.failure(response.request, response.status, reason)
+
+    def failure(self, request: Request, status: int | None, error: str) -> FailureItem:
+        self.crawler.stats.inc_value("hfspider/failures")
+        self.logger.error("gave up on %s after retries: %s", request.url, error)
+        return FailureItem(request.url, request.meta.get("hf_model") or request.meta.get("hf_root"), status, error)
+
+    def failed(self, failure: Failure) -> Iterator[FailureItem]:
+        """Errback: a request that still fails after RetryMiddleware is written down, not lost."""
+        request: Request = failure.request  # type: ignore[attr-defined]
+        response = getattr(failure.value, "response", None)
+        status = response.status if response is not None else None
+        yield self.failure(request, status, f"{type(failure.value).__name__}: {failure.getErrorMessage()}")
 
     def items_for(self, record: Any) -> tuple[ModelItem | None, list[EdgeItem]]:
         """A record's model item and parent edges; (None, []) for a record without an id."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import AsyncIterator, Iterable, Iterator
 from typing import Any
 
@@ -11,8 +12,10 @@ from scrapy.http import Response
 from hfspider.arguments import TreeArguments
 from hfspider.hub.endpoint import PAGE_SIZE, children_url, listing_url, model_url, next_link
 from hfspider.hub.lineage import SOURCE_LISTING, UNKNOWN
-from hfspider.items import EdgeItem
+from hfspider.items import EdgeItem, ListedItem, ModelItem
 from hfspider.spiders.base import HubSpider
+from pipelines import state
+from pipelines.store import database_url
 
 #: Statuses the Hub uses for a model we cannot see; they are answers, not faults.
 NOT_THERE = [401, 403, 404]
@@ -27,9 +30,11 @@ _ROOT_ERRORS = {
 class ModelTreeSpider(HubSpider):
     """Lists every model below (and, with ``direction``, above) the roots.
 
-    Depth here only steers ``max_depth``: the stored tree is derived from the
-    stored edges when the crawl closes, since concurrent crawling is not
-    breadth-first and merges give a model several paths.
+    Requests are deduplicated here, not by Scrapy's dupefilter: by model and
+    distance, so a shorter path found later can still extend a ``max_depth``
+    crawl, and across runs by the database, which unlike JOBDIR's seen-set
+    also knows about requests a killed process had in flight.
+    The stored tree is derived from the stored edges when the crawl closes.
     """
 
     name = "model_tree"
@@ -46,31 +51,71 @@ class ModelTreeSpider(HubSpider):
         self.roots: list[str] = list(self.args.roots)
         self._best: dict[tuple[str, str], int] = {}
 
-    async def start(self) -> AsyncIterator[Request]:
+    async def start(self) -> AsyncIterator[Any]:
         if self.args.top:
-            yield self._top_request(
-                self.args.top, listing_url(self.hub, [("sort", "likes")], expand=("likes",), limit=min(self.args.top, PAGE_SIZE))
-            )
+            url = listing_url(self.hub, [("sort", "likes")], expand=("likes",), limit=min(self.args.top, PAGE_SIZE))
+            yield self._top_request(self.args.top, url)
+        resume = self._resume(self.args.roots)
+        for item in resume:
+            yield item
         for root in self.args.roots:
-            yield self._root_request(root)
+            request = self._root_request(root)
+            if request:
+                yield request
+
+    def _resume(self, roots: Iterable[str]) -> Iterator[Any]:
+        """Replay what an unfinished run of this crawl stored, and list what it had not."""
+        found = state.load(
+            database_url(self.settings),
+            self.crawl_key,
+            list(roots),
+            self.args.direction,
+            self.args.max_depth,
+            None if self.args.all_relations else self.args.relations,
+        )
+        if found is None:
+            return
+        self.logger.info("resuming: %d models stored, %d listed (last run: %s)", len(found.depth), len(found.listed), found.outcome)
+        self.crawler.stats.set_value("hfspider/resumed_models", len(found.depth))
+        self.roots = [found.roots.get(r, r) for r in self.roots]
+        self._stored_roots = set(found.roots)
+        yield from (ModelItem(**row) for row in found.models)
+        yield from (EdgeItem(**row) for row in found.edges)
+        for model, depth in found.depth.items():
+            self._best[("down", model)] = depth
+        # After a clean pause, JOBDIR's queue holds the rest; otherwise the database says what it is.
+        queue_intact = bool(self.settings.get("JOBDIR")) and found.outcome == "shutdown"
+        if self.args.direction != "up" and not queue_intact:
+            for model, depth in sorted(found.depth.items(), key=lambda kv: kv[1]):
+                if model not in found.listed and (self.args.max_depth is None or depth < self.args.max_depth):
+                    yield self._listing(model, depth)
 
     # -- roots -------------------------------------------------------------
 
     def _top_request(self, wanted: int, url: str) -> Request:
-        # Re-read on every resume: it is how a resumed crawl learns its roots again.
-        return Request(url, callback=self.parse_top, meta={"hf_wanted": wanted}, dont_filter=True)
+        # Read on every run, resumed or not: it is how a resumed crawl learns its roots again.
+        return Request(url, callback=self.parse_top, errback=self.failed, meta={"hf_wanted": wanted}, dont_filter=True)
 
-    def _root_request(self, root: str) -> Request:
-        return Request(model_url(self.hub, root), callback=self.parse_root, meta={"hf_root": root, "handle_httpstatus_list": NOT_THERE})
+    def _root_request(self, root: str) -> Request | None:
+        if root in getattr(self, "_stored_roots", ()) and self.args.direction == "down":
+            return None
+        meta = {"hf_root": root, "handle_httpstatus_list": NOT_THERE}
+        return Request(model_url(self.hub, root), callback=self.parse_root, errback=self.failed, meta=meta, dont_filter=True)
 
-    def parse_top(self, response: Response) -> Iterator[Request]:
-        records = self.decode(response, list) or []
+    def parse_top(self, response: Response) -> Iterator[Any]:
+        records = self.decode(response, list)
+        if records is None:
+            yield from self.retry_or_fail(response, "top listing is not a JSON list")
+            return
         wanted: int = response.meta["hf_wanted"]
         ids = [r["id"] for r in records if isinstance(r, dict) and isinstance(r.get("id"), str)][:wanted]
-        for root in ids:
-            if root not in self.roots:
-                self.roots.append(root)
-            yield self._root_request(root)
+        new = [root for root in ids if root not in self.roots]
+        self.roots += new
+        yield from self._resume(new)
+        for root in new:
+            request = self._root_request(root)
+            if request:
+                yield request
         following = next_link(response.headers)
         if following and wanted > len(ids):
             yield self._top_request(wanted - len(ids), following)
@@ -78,6 +123,9 @@ class ModelTreeSpider(HubSpider):
     def parse_root(self, response: Response) -> Iterator[Any]:
         root: str = response.meta["hf_root"]
         record = self.decode(response, dict) if response.status == 200 else None
+        if response.status == 200 and record is None:
+            yield from self.retry_or_fail(response, "model record is not a JSON object")
+            return
         item, edges = self.items_for(record) if record is not None else (None, [])
         if item is None:
             self.crawler.stats.inc_value("hfspider/root_errors")
@@ -98,51 +146,52 @@ class ModelTreeSpider(HubSpider):
     def _follows(self, relation: str) -> bool:
         return relation in self.args.relations or (relation == UNKNOWN and self.args.all_relations)
 
-    def _revisit(self, walk: str, model: str, depth: int) -> bool | None:
-        """None: nothing to schedule; else whether it is a revisit at a shorter distance.
-
-        Revisits matter only under ``max_depth``: a shorter path can bring more of
-        the family within the limit.
-        """
+    def _first_or_shorter(self, walk: str, model: str, depth: int) -> bool:
+        """Whether to (re)visit: first time, or, under ``max_depth``, by a shorter path
+        that can bring more of the family within the limit."""
         key = (walk, model)
         best = self._best.get(key)
         if best is not None and (self.args.max_depth is None or depth >= best):
-            return None
+            return False
         self._best[key] = depth
-        return best is not None
+        return True
 
     def _parents(self, edges: Iterable[EdgeItem], distance: int) -> Iterator[Request]:
         if self.args.max_depth is not None and distance > self.args.max_depth:
             return
         for edge in edges:
-            if not self._follows(edge.relation):
-                continue
-            revisit = self._revisit("up", edge.parent_id, distance)
-            if revisit is not None:
+            if self._follows(edge.relation) and self._first_or_shorter("up", edge.parent_id, distance):
                 yield Request(
                     model_url(self.hub, edge.parent_id),
                     callback=self.parse_parent,
+                    errback=self.failed,
                     meta={"hf_model": edge.parent_id, "hf_depth": distance, "handle_httpstatus_list": NOT_THERE},
-                    dont_filter=revisit,
+                    dont_filter=True,
                 )
 
     def _children(self, model: str, depth: int) -> Iterator[Request]:
         if self.args.max_depth is not None and depth >= self.args.max_depth:
             return
-        revisit = self._revisit("down", model, depth)
-        if revisit is not None:
-            only = self.args.relations[0] if len(self.args.relations) == 1 else None
-            yield Request(
-                children_url(self.hub, model, only),
-                callback=self.parse_children,
-                meta={"hf_model": model, "hf_depth": depth},
-                dont_filter=revisit,
-            )
+        if self._first_or_shorter("down", model, depth):
+            yield self._listing(model, depth)
+
+    def _listing(self, model: str, depth: int, url: str | None = None, pages: tuple[str, ...] = ()) -> Request:
+        only = self.args.relations[0] if len(self.args.relations) == 1 else None
+        return Request(
+            url or children_url(self.hub, model, only),
+            callback=self.parse_children,
+            errback=self.failed,
+            meta={"hf_model": model, "hf_depth": depth, "hf_pages": pages},
+            dont_filter=True,
+        )
 
     def parse_parent(self, response: Response) -> Iterator[Any]:
         model: str = response.meta["hf_model"]
         distance: int = response.meta["hf_depth"]
         record = self.decode(response, dict) if response.status == 200 else None
+        if response.status == 200 and record is None:
+            yield from self.retry_or_fail(response, "model record is not a JSON object")
+            return
         item, edges = self.items_for(record) if record is not None else (None, [])
         if item is None:
             self.crawler.stats.inc_value("hfspider/missing_parents")
@@ -157,7 +206,11 @@ class ModelTreeSpider(HubSpider):
     def parse_children(self, response: Response) -> Iterator[Any]:
         parent: str = response.meta["hf_model"]
         depth: int = response.meta["hf_depth"]
-        for record in self.decode(response, list) or []:
+        records = self.decode(response, list)
+        if records is None:
+            yield from self.retry_or_fail(response, "listing is not a JSON list")
+            return
+        for record in records:
             item, edges = self.items_for(record)
             if item is None:
                 continue
@@ -175,10 +228,12 @@ class ModelTreeSpider(HubSpider):
             yield from edges
             yield from self._children(item.id, depth + 1)
         following = next_link(response.headers)
-        if following:
-            yield Request(
-                following,
-                callback=self.parse_children,
-                meta={"hf_model": parent, "hf_depth": depth},
-                dont_filter=response.request.dont_filter,
-            )
+        if not following:
+            yield ListedItem(parent)
+            return
+        page = hashlib.sha1(following.encode()).hexdigest()[:12]
+        pages: tuple[str, ...] = response.meta["hf_pages"]
+        if page in pages:
+            yield self.failure(response.request, response.status, "listing loops back to an earlier page")
+            return
+        yield self._listing(parent, depth, following, (*pages, page))

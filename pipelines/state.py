@@ -1,0 +1,73 @@
+"""Where an unfinished crawl stands, read back from the database so a new run can finish it.
+
+Scrapy's JOBDIR keeps the queue across a clean pause, but a killed process
+loses the requests that were in flight. The database knows better: every
+model stored, and every model whose children were fully listed
+(``crawl_state``). A resumed run replays the stored family (so feeds are whole)
+and lists only what is still missing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from pipelines import trees
+from pipelines.schema import crawl_runs, crawl_state, edges, models
+from pipelines.store import database_exists, open_engine
+
+#: Outcomes after which the same command starts a fresh crawl rather than resuming.
+COMPLETE = ("finished", "root_errors")
+
+
+@dataclass
+class Resume:
+    """An unfinished crawl: how its last run ended, the family stored so far, and what is listed."""
+
+    outcome: str
+    roots: dict[str, str] = field(default_factory=dict)  # as typed -> as stored
+    depth: dict[str, int] = field(default_factory=dict)
+    listed: set[str] = field(default_factory=set)
+    models: list[dict[str, Any]] = field(default_factory=list)
+    edges: list[dict[str, Any]] = field(default_factory=list)
+
+
+def last_outcome(conn: Connection, key: str) -> str | None:
+    query = select(crawl_runs.c.outcome).where(crawl_runs.c.crawl_key == key).order_by(crawl_runs.c.id.desc()).limit(1)
+    return conn.execute(query).scalar()
+
+
+def _rows(conn: Connection, table: Any, column: Any, ids: list[str]) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    for start in range(0, len(ids), trees.CHUNK):
+        found += [dict(r) for r in conn.execute(select(table).where(column.in_(ids[start : start + trees.CHUNK]))).mappings()]
+    return found
+
+
+def load(url: str, key: str, roots: list[str], direction: str, max_depth: int | None, relations: tuple[str, ...] | None) -> Resume | None:
+    """The unfinished crawl with this key, or None when the command should start afresh."""
+    if not database_exists(url):
+        return None
+    engine = open_engine(url)
+    try:
+        with engine.connect() as conn:
+            outcome = last_outcome(conn, key)
+            if outcome is None or outcome in COMPLETE:
+                return None
+            resume = Resume(outcome)
+            for root in roots:
+                tree = trees.derive(conn, root, direction, max_depth, relations)
+                if tree is None:
+                    continue
+                resume.roots[root] = tree.root
+                for model, depth in tree.depth.items():
+                    resume.depth[model] = min(depth, resume.depth.get(model, depth))
+            members = sorted(resume.depth)
+            resume.listed = set(conn.execute(select(crawl_state.c.model_id).where(crawl_state.c.crawl_key == key)).scalars())
+            resume.models = _rows(conn, models, models.c.id, members)
+            resume.edges = _rows(conn, edges, edges.c.child_id, members)
+            return resume
+    finally:
+        engine.dispose()
