@@ -1,10 +1,36 @@
-"""Feed URI parameters: lets ``FEEDS`` paths follow ``HFSPIDER_OUTPUT``."""
+"""Feeds that follow ``HFSPIDER_OUTPUT`` and are never left half-written."""
 
 from __future__ import annotations
 
-from typing import Any
+import os
+import shutil
+from pathlib import Path
+from typing import IO, Any
+
+from scrapy.extensions.feedexport import FileFeedStorage
 
 
 def uri_params(params: dict[str, Any], spider: Any) -> dict[str, Any]:
     """Adds ``%(output)s`` to the placeholders a feed URI may use."""
     return {**params, "output": spider.settings.get("HFSPIDER_OUTPUT", "output")}
+
+
+class AtomicFileFeedStorage(FileFeedStorage):
+    """Writes ``PATH.partial`` and renames it to ``PATH`` when the feed closes.
+
+    Scrapy's file storage writes in place, so a killed crawl leaves a feed that
+    looks finished; here it leaves only the ``.partial`` file, and the last
+    complete feed stays where it was.
+    """
+
+    def open(self, spider: Any) -> IO[bytes]:
+        path = Path(self.path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(path.name + ".partial")
+        if self.write_mode == "ab" and path.exists():
+            shutil.copyfile(path, partial)
+        return partial.open(self.write_mode)
+
+    def store(self, file: IO[bytes]) -> None:
+        file.close()
+        os.replace(file.name, self.path)

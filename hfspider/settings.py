@@ -18,6 +18,7 @@ HFSPIDER_BATCH_SIZE = 1000
 HFSPIDER_FLUSH_SECONDS = 5.0
 
 FEED_URI_PARAMS = "hfspider.feeds.uri_params"
+FEED_STORAGES = {"": "hfspider.feeds.AtomicFileFeedStorage", "file": "hfspider.feeds.AtomicFileFeedStorage"}
 FEED_STORE_EMPTY = False
 FEED_EXPORT_ENCODING = "utf-8"
 FEEDS = {
@@ -68,4 +69,7 @@ REMOTE_CONTROL_ENABLED = False
 TELNETCONSOLE_ENABLED = False
 
 LOG_LEVEL = "INFO"
+# A progress line (models stored, requests, queue, quota, 429s, retries, failures) every 30 s.
+EXTENSIONS = {"scrapy.extensions.logstats.LogStats": None, "hfspider.progress.Progress": 0}
+LOGSTATS_INTERVAL = 30.0
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
