@@ -1,0 +1,93 @@
+"""Run the Hub replica from a shell: `python -m tests.replica --data FILE.jsonl --synthetic N ...`."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import NoReturn
+
+from .server import FAULT_KINDS, ReplicaServer
+from .store import Hub, read_jsonl
+from .synth import generate
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        """One line on stderr and exit 2 (argparse would add the whole usage)."""
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _parser() -> _Parser:
+    parser = _Parser(prog="python -m tests.replica", description="Serve a Hugging Face Hub replica on this machine.")
+    parser.add_argument(
+        "--data",
+        action="append",
+        type=Path,
+        default=[],
+        metavar="FILE.jsonl",
+        help="API-shaped model records, one JSON object a line (repeatable; later files win)",
+    )
+    parser.add_argument("--synthetic", type=int, default=0, metavar="N", help="add N generated models")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the generated models and of the faults")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000, help="0 picks a free port")
+    parser.add_argument("--quota", type=int, default=None, metavar="Q", help="api calls per window (default: unlimited)")
+    parser.add_argument("--window", type=float, default=300, metavar="W", help="rate-limit window in seconds")
+    parser.add_argument("--retry-after", action="store_true", help="send Retry-After with 429s")
+    parser.add_argument("--latency", type=float, default=0.0, metavar="SECONDS", help="delay before each answer")
+    parser.add_argument(
+        "--fault-rate",
+        type=float,
+        default=0.0,
+        metavar="F",
+        help=f"chance that a request meets a fault, split evenly over: {', '.join(FAULT_KINDS)}",
+    )
+    parser.add_argument("--limit-over-max", choices=("400", "clamp"), default="400", help="answer to limit > 1000")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not args.data and args.synthetic <= 0:
+        parser.error("nothing to serve: give --data FILE.jsonl and/or --synthetic N")
+    if not 0 <= args.fault_rate <= 1:
+        parser.error("--fault-rate must be between 0 and 1")
+    for path in args.data:
+        if not path.is_file():
+            parser.error(f"no such file: {path}")
+    try:
+        hub = Hub([*generate(args.synthetic, args.seed), *(rec for path in args.data for rec in read_jsonl(path))])
+        faults = {kind: args.fault_rate / len(FAULT_KINDS) for kind in FAULT_KINDS} if args.fault_rate else None
+        server = ReplicaServer(
+            hub,
+            quota=args.quota,
+            window=args.window,
+            retry_after=args.retry_after,
+            latency=args.latency,
+            limit_over_max=args.limit_over_max,
+            faults=faults,
+            faults_seed=args.seed,
+            host=args.host,
+            port=args.port,
+        ).start()
+    except (OSError, ValueError) as exc:
+        parser.error(str(exc))
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # even when started in the background
+    print(f"Hub replica serving {len(hub)} models at {server.url}", flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,377 @@
+"""The replica's HTTP face: routes, errors, rate-limit headers, latency and injected faults.
+
+What the Hub answers, and how, follows /work/shared/hub-api.md; the data and
+query semantics live in `store.py`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import socket
+import struct
+import sys
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
+
+from .store import BadCursor, BadRequest, Hub, ListQuery, parse_model_expand, revision_exists
+
+FAULT_KINDS = ("500", "502", "503", "504", "reset", "truncate", "slow")
+UNLIMITED = 10**9  # the quota the headers announce when none is set
+INVALID_LOGIN = "Invalid username or password."
+DISABLED = "Access to this resource is disabled."
+
+Request = tuple[str, str, int, str | None]  # method, path with query, status (0: reset), Authorization
+
+
+@dataclass
+class _Response:
+    status: int
+    body: object
+    headers: list[tuple[str, str]] = field(default_factory=list)
+
+
+def _error(status: int, message: str, code: str | None = None) -> _Response:
+    """An error the Hub's way: JSON body, message repeated in X-Error-Message."""
+    headers = [("X-Error-Message", message)]
+    if code is not None:
+        headers.append(("X-Error-Code", code))
+    return _Response(status, {"error": message}, headers)
+
+
+class _RateLimiter:
+    """One `api` bucket counted over fixed windows aligned on the server's start."""
+
+    def __init__(self, quota: int | None, window: float) -> None:
+        self.quota, self.window = quota, window
+        self._lock = threading.Lock()
+        self._start = time.monotonic()
+        self._current: tuple[int, float] = (-1, window)
+        self._used = 0
+
+    def take(self) -> _Budget:
+        """Count one request unless the window is spent; 429s do not count."""
+        with self._lock:
+            quota = UNLIMITED if self.quota is None else self.quota
+            elapsed = time.monotonic() - self._start
+            current = (int(elapsed // self.window), self.window)
+            if current != self._current:
+                self._current, self._used = current, 0
+            allowed = self._used < quota
+            self._used += allowed
+            reset = max(1, math.ceil((current[0] + 1) * self.window - elapsed))
+            return _Budget(allowed, quota - self._used, reset, quota, self.window)
+
+
+@dataclass(frozen=True)
+class _Budget:
+    """The outcome of one `_RateLimiter.take`, as the Hub reports it (IETF ratelimit-headers draft 9)."""
+
+    allowed: bool
+    remaining: int
+    reset: int
+    quota: int
+    window: float
+
+    def headers(self) -> list[tuple[str, str]]:
+        return [
+            ("RateLimit", f'"api";r={self.remaining};t={self.reset}'),
+            ("RateLimit-Policy", f'"fixed window";"api";q={self.quota};w={self.window:g}'),
+        ]
+
+
+class _Faults:
+    """Seeded draw of one fault (or none) per request."""
+
+    def __init__(self, rates: Mapping[str, float] | None, seed: int) -> None:
+        rates = dict(rates or {})
+        unknown = set(rates) - set(FAULT_KINDS)
+        if unknown:
+            raise ValueError(f"unknown fault kinds {sorted(unknown)}; known: {', '.join(FAULT_KINDS)}")
+        if any(rate < 0 for rate in rates.values()) or sum(rates.values()) > 1:
+            raise ValueError("fault rates must be >= 0 and add up to at most 1")
+        self.rates = rates
+        self._rng = random.Random(seed)
+        self._lock = threading.Lock()
+
+    def draw(self) -> str | None:
+        if not self.rates:
+            return None
+        with self._lock:
+            roll = self._rng.random()
+        for kind, rate in self.rates.items():
+            if roll < rate:
+                return kind
+            roll -= rate
+        return None
+
+
+class _HTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 128
+
+    def __init__(self, address: tuple[str, int], replica: ReplicaServer) -> None:
+        self.replica = replica
+        super().__init__(address, _Handler)
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        """Clients hanging up (or our own resets) are normal here; anything else is a bug to show."""
+        if not isinstance(sys.exc_info()[1], OSError):
+            super().handle_error(request, client_address)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as crawlers expect
+    server_version = "hub-replica"
+    timeout = 60  # let idle keep-alive threads go
+    server: _HTTPServer
+
+    def setup(self) -> None:
+        super().setup()
+        # Headers and body go out in two writes; without this, Nagle + delayed ACK add 40 ms.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def do_GET(self) -> None:
+        self.server.replica.serve(self)
+
+    def log_message(self, format: str, *args: object) -> None:
+        """Silence the per-request stderr line: `ReplicaServer.requests` is the log."""
+
+
+class ReplicaServer:
+    """A Hugging Face Hub look-alike on 127.0.0.1, serving a `Hub` from a daemon thread.
+
+    `quota`, `window`, `retry_after`, `latency` and `faults` may be changed while
+    it runs. Where the contract is unsure: `limit_over_max` ("400" or "clamp"),
+    `bad_cursor` ("400" or "empty": a 200 with `[]`), `default_limit` (page size
+    when the request has no `limit`) and `ascending_created` (accept
+    `sort=createdAt&direction=1`).
+    """
+
+    def __init__(
+        self,
+        hub: Hub,
+        quota: int | None = None,
+        window: float = 300,
+        retry_after: bool = False,
+        latency: float = 0.0,
+        limit_over_max: str = "400",
+        faults: Mapping[str, float] | None = None,
+        *,
+        faults_seed: int = 0,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        default_limit: int = 500,
+        bad_cursor: str = "400",
+        ascending_created: bool = True,
+        slow_seconds: float = 2.0,
+    ) -> None:
+        if limit_over_max not in ("400", "clamp"):
+            raise ValueError("limit_over_max must be '400' or 'clamp'")
+        if bad_cursor not in ("400", "empty"):
+            raise ValueError("bad_cursor must be '400' or 'empty'")
+        if not 1 <= default_limit <= 1000:
+            raise ValueError("default_limit must be between 1 and 1000")
+        if not 0 <= port <= 65535:
+            raise ValueError("port must be between 0 and 65535")
+        self.hub = hub
+        self._limiter = _RateLimiter(None, 300)
+        self.quota, self.window = quota, window
+        self.retry_after = retry_after
+        self.latency = latency
+        self._faults = _Faults(faults, faults_seed)
+        self._faults_seed = faults_seed
+        self.limit_over_max, self.bad_cursor = limit_over_max, bad_cursor
+        self.default_limit, self.ascending_created = default_limit, ascending_created
+        self.slow_seconds = slow_seconds
+        self.requests: list[Request] = []
+        self._log_lock = threading.Lock()
+        self._address = (host, port)
+        self._httpd: _HTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def quota(self) -> int | None:
+        return self._limiter.quota
+
+    @quota.setter
+    def quota(self, value: int | None) -> None:
+        if value is not None and value < 1:
+            raise ValueError("quota must be >= 1 or None")
+        self._limiter.quota = value
+
+    @property
+    def window(self) -> float:
+        return self._limiter.window
+
+    @window.setter
+    def window(self, value: float) -> None:
+        if value <= 0:
+            raise ValueError("window must be > 0")
+        self._limiter.window = value
+
+    @property
+    def latency(self) -> float:
+        return self._latency
+
+    @latency.setter
+    def latency(self, value: float) -> None:
+        if value < 0:
+            raise ValueError("latency must be >= 0")
+        self._latency = value
+
+    @property
+    def faults(self) -> dict[str, float]:
+        return self._faults.rates
+
+    @faults.setter
+    def faults(self, value: Mapping[str, float] | None) -> None:
+        self._faults = _Faults(value, self._faults_seed)
+
+    @property
+    def url(self) -> str:
+        if self._httpd is None:
+            raise RuntimeError("the replica is not started")
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> ReplicaServer:
+        """Bind (port 0: any free port) and serve from a daemon thread."""
+        if self._httpd is not None:
+            raise RuntimeError("the replica is already started")
+        self._httpd = _HTTPServer(self._address, self)
+        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), name="hub-replica", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._httpd is None:
+            return
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        assert self._thread is not None
+        self._thread.join()
+        self._httpd = self._thread = None
+
+    def __enter__(self) -> ReplicaServer:
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.stop()
+
+    def reset_log(self) -> None:
+        with self._log_lock:
+            self.requests.clear()
+
+    def serve(self, handler: BaseHTTPRequestHandler) -> None:
+        """Answer one request: latency, then the rate limit, then maybe a fault, else the route."""
+        auth = handler.headers.get("Authorization")
+        if self.latency:
+            time.sleep(self.latency)
+        budget = self._limiter.take()
+        fault = None
+        if not budget.allowed:
+            response = _error(429, "You have exceeded our rate limit. Please retry later.")
+            if self.retry_after:
+                response.headers.append(("Retry-After", str(budget.reset)))
+        else:
+            fault = self._faults.draw()
+            if fault == "reset":
+                self._log(handler, 0, auth)
+                _reset(handler)
+                return
+            if fault is not None and fault.isdigit():
+                response = _error(int(fault), "Internal Error - We're working hard to fix this as soon as possible!")
+            else:
+                response = self._route(handler.path, auth)
+        if fault == "slow":
+            time.sleep(self.slow_seconds)
+        response.headers.extend(budget.headers())
+        self._log(handler, response.status, auth)
+        _write(handler, response, truncate=fault == "truncate")
+
+    def _log(self, handler: BaseHTTPRequestHandler, status: int, auth: str | None) -> None:
+        # Logged before the answer goes out, so a client that has its answer sees the entry.
+        with self._log_lock:
+            self.requests.append((handler.command, handler.path, status, auth))
+
+    def _route(self, target: str, auth: str | None) -> _Response:
+        parts = urlsplit(target)
+        params = parse_qsl(parts.query, keep_blank_values=True)
+        if auth is not None and not auth.startswith("Bearer hf_"):
+            return _error(401, "Invalid credentials in Authorization header")
+        path = parts.path.rstrip("/")
+        if path == "/api/models":
+            return self._list(params)
+        if path.startswith("/api/models/"):
+            return self._model(path.removeprefix("/api/models/"), params, auth is not None)
+        return _error(404, "Sorry, we can't find the page you are looking for.")
+
+    def _list(self, params: list[tuple[str, str]]) -> _Response:
+        try:
+            query = ListQuery.from_params(
+                params,
+                default_limit=self.default_limit,
+                limit_over_max=self.limit_over_max,
+                ascending_created=self.ascending_created,
+            )
+        except BadCursor as exc:
+            return _Response(200, []) if self.bad_cursor == "empty" else _error(400, str(exc))
+        except BadRequest as exc:
+            return _error(400, str(exc))
+        items, cursor = self.hub.list_models(query)
+        response = _Response(200, items)
+        if cursor is not None:
+            kept = [(name, value) for name, value in params if name != "cursor"]
+            response.headers.append(("Link", f'<{self.url}/api/models?{urlencode([*kept, ("cursor", cursor)])}>; rel="next"'))
+        return response
+
+    def _model(self, rest: str, params: list[tuple[str, str]], authenticated: bool) -> _Response:
+        segments = [unquote(s) for s in rest.split("/")]
+        revision = None
+        if len(segments) in (3, 4) and segments[-2] == "revision":
+            segments, revision = segments[:-2], segments[-1]
+        if len(segments) > 2 or not all(segments) or revision == "":
+            return _error(404, "Sorry, we can't find the page you are looking for.")
+        rec = self.hub.get("/".join(segments))
+        if rec is None or rec.get("private"):
+            if not authenticated:
+                return _error(401, INVALID_LOGIN)
+            return _error(404, "Repository not found", "RepoNotFound")
+        if rec.get("disabled"):
+            return _error(403, DISABLED)
+        if revision is not None and not revision_exists(rec, revision):
+            return _error(404, f"Invalid rev id: {revision}", "RevisionNotFound")
+        try:
+            expand = parse_model_expand(params)
+        except BadRequest as exc:
+            return _error(400, str(exc))
+        return _Response(200, self.hub.model_view(rec, expand))
+
+
+def _write(handler: BaseHTTPRequestHandler, response: _Response, *, truncate: bool) -> None:
+    body = json.dumps(response.body, separators=(",", ":")).encode()
+    handler.send_response(response.status)
+    for name, value in response.headers:
+        handler.send_header(name, value)
+    handler.send_header("Content-Type", "application/json; charset=utf-8")
+    handler.send_header("Content-Length", str(len(body)))
+    handler.end_headers()
+    if truncate:  # the full Content-Length announced, half the body sent
+        handler.wfile.write(body[: len(body) // 2])
+        handler.close_connection = True
+    else:
+        handler.wfile.write(body)
+
+
+def _reset(handler: BaseHTTPRequestHandler) -> None:
+    """Drop the connection unanswered, with a TCP RST (linger 0) rather than a polite FIN."""
+    handler.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    handler.connection.close()
+    handler.close_connection = True
