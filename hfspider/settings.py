@@ -70,6 +70,11 @@ TELNETCONSOLE_ENABLED = False
 
 LOG_LEVEL = "INFO"
 # A progress line (models stored, requests, queue, quota, 429s, retries, failures) every 30 s.
-EXTENSIONS = {"scrapy.extensions.logstats.LogStats": None, "hfspider.progress.Progress": 0}
+EXTENSIONS = {
+    "scrapy.extensions.logstats.LogStats": None,
+    "hfspider.progress.Progress": 0,
+    # Before the scheduler opens JOBDIR's queue: discards it when a killed run left it.
+    "hfspider.jobdir.CrashSafeJobDir": 0,
+}
 LOGSTATS_INTERVAL = 30.0
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"

@@ -49,16 +49,15 @@ class CrawlResult:
         return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()] if path.exists() else []
 
 
-def crawl(
+def crawl_command(
     output: Path,
     spider: str,
     *args: str,
     endpoint: str | None = None,
     env: dict[str, str] | None = None,
     settings: dict[str, Any] | None = None,
-    timeout: float = 300,
-) -> CrawlResult:
-    """Run ``scrapy crawl`` the way a user does, in a subprocess, writing under ``output``."""
+) -> tuple[list[str], dict[str, str]]:
+    """The ``scrapy crawl`` command line and environment a user would run, writing under ``output``."""
     command = [sys.executable, "-m", "scrapy", "crawl", spider, "-s", f"HFSPIDER_OUTPUT={output}", "-s", "LOG_LEVEL=INFO"]
     for key, value in (settings or {}).items():
         command += ["-s", f"{key}={value}"]
@@ -69,8 +68,20 @@ def crawl(
     if endpoint:
         environment["HF_ENDPOINT"] = endpoint
     environment.update(env or {})
+    return command, environment
+
+
+def crawl(output: Path, spider: str, *args: str, timeout: float = 300, **kwargs: Any) -> CrawlResult:
+    """Run ``scrapy crawl`` the way a user does, in a subprocess, and wait for it."""
+    command, environment = crawl_command(output, spider, *args, **kwargs)
     done = subprocess.run(command, cwd=ROOT, env=environment, capture_output=True, text=True, timeout=timeout, check=False)
     return CrawlResult(done.returncode, done.stdout, done.stderr, output)
+
+
+def start_crawl(output: Path, spider: str, *args: str, **kwargs: Any) -> subprocess.Popen[str]:
+    """Start ``scrapy crawl`` in the background, its log going to ``output/../crawl-N.log``."""
+    command, environment = crawl_command(output, spider, *args, **kwargs)
+    return subprocess.Popen(command, cwd=ROOT, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
 
 @pytest.fixture

@@ -42,7 +42,7 @@ class Truth:
             model = queue.popleft()
             if max_depth is not None and depth[model] >= max_depth:
                 continue
-            for child, relation in self.children[model]:
+            for child, relation in self.children.get(model, ()):
                 if child not in depth and (wanted is None or relation in wanted):
                     depth[child] = depth[model] + 1
                     queue.append(child)
@@ -55,7 +55,7 @@ class Truth:
             model = queue.popleft()
             if max_depth is not None and -depth[model] >= max_depth:
                 continue
-            for parent, _relation in self.parents[model]:
+            for parent, _relation in self.parents.get(model, ()):
                 if parent not in depth and parent in self.public:
                     depth[parent] = depth[model] - 1
                     queue.append(parent)
@@ -67,6 +67,6 @@ class Truth:
 
     def biggest_family(self) -> tuple[str, dict[str, int]]:
         """The parentless public model with the largest family below it."""
-        roots = [m for m in self.public if m in self.children and not self.parents[m]]
+        roots = [m for m in self.public if m in self.children and not self.parents.get(m)]
         best = max(sorted(roots), key=lambda m: len(self.down(m)))
         return best, self.down(best)

@@ -24,18 +24,29 @@ from hfspider.hub.ratelimit import Budget, parse, retry_after
 logger = logging.getLogger(__name__)
 
 #: Seconds added after a window resets, for clocks that disagree a little.
-MARGIN = 0.25
+MARGIN = 0.1
+#: How often a waiting request looks at the pace again.
+POLL = 0.05
 
 
 class RateLimitMiddleware:
-    """A pacing gate in front of the Hub: requests wait their turn, 429s are retried after the reset."""
+    """A pacing gate in front of the Hub: requests wait their turn, 429s are retried after the reset.
+
+    ``t`` comes in whole seconds, rounded up, so one answer places the end of
+    the window only within a second; the earliest end that the answers of one
+    window agree on narrows it to about a round trip. The remaining calls are
+    spread until then, and never more are sent than are left (minus those in
+    flight), so a slightly early estimate cannot overrun the quota.
+    """
 
     def __init__(self, crawler: Crawler, host: str) -> None:
         self.stats = crawler.stats
         self.host = host
         self.interval = 0.0
-        self.next_at = 0.0
-        self.budget = Budget()
+        self.last_sent = 0.0
+        self.remaining: int | None = None
+        self.reset_at = 0.0  # the earliest end of the current window that its answers agree on
+        self.in_flight = 0
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> RateLimitMiddleware:
@@ -47,28 +58,41 @@ class RateLimitMiddleware:
     async def process_request(self, request: Request, spider: Any = None) -> None:
         if not self._ours(request):
             return
-        now = time.monotonic()
-        at = max(now, self.next_at)
-        self.next_at = at + self.interval
-        if at > now:
-            await asyncio.sleep(at - now)
+        # Waiters re-check every POLL seconds, so a new pace or a new window applies to them at once.
+        while True:
+            now = time.monotonic()
+            if self.remaining is not None and self.remaining - self.in_flight <= 0:
+                if now < self.reset_at + MARGIN:
+                    await asyncio.sleep(min(self.reset_at + MARGIN - now, POLL))
+                    continue
+                self.remaining = None  # a new window: its budget arrives with the next answer
+            if now >= self.last_sent + self.interval:
+                self.last_sent = now
+                self.in_flight += 1
+                return
+            await asyncio.sleep(min(self.last_sent + self.interval - now, POLL))
 
     def _pace(self, budget: Budget) -> None:
         """Spread what is left of the window over the calls left in it."""
         if budget.remaining is None or budget.reset is None:
             return
-        self.budget = budget
+        now = time.monotonic()
+        new_window = self.remaining is None or budget.remaining > self.remaining or now >= self.reset_at
+        end = now + budget.reset
+        self.reset_at = end if new_window else min(self.reset_at, end)
+        self.remaining = budget.remaining
+        self.interval = max(self.reset_at - now, 0.0) / max(budget.remaining, 1)
         self.stats.set_value("hfspider/quota_remaining", budget.remaining)
         self.stats.set_value("hfspider/quota_reset", budget.reset)
-        if budget.remaining <= 0:
-            self.next_at = max(self.next_at, time.monotonic() + budget.reset + MARGIN)
-            self.interval = 0.0
-        else:
-            self.interval = budget.reset / budget.remaining
+
+    def process_exception(self, request: Request, exception: BaseException, spider: Any = None) -> None:
+        if self._ours(request):
+            self.in_flight = max(self.in_flight - 1, 0)
 
     def process_response(self, request: Request, response: Response, spider: Any = None) -> Request | Response:
         if not self._ours(request):
             return response
+        self.in_flight = max(self.in_flight - 1, 0)
         budget = parse(_header(response, b"RateLimit"), _header(response, b"RateLimit-Policy"))
         self._pace(budget)
         if response.status != 429:
@@ -76,7 +100,7 @@ class RateLimitMiddleware:
         wait = retry_after(_header(response, b"Retry-After"))
         if wait is None:
             wait = budget.reset if budget.reset is not None else 1.0
-        self.next_at = max(self.next_at, time.monotonic() + wait + MARGIN)
+        self.remaining, self.reset_at = 0, time.monotonic() + wait - MARGIN
         self.stats.inc_value("hfspider/rate_limited")
         logger.info("Hub quota used up (429): waiting %.1f s, then retrying %s", wait, request.url)
         # The same request again, bypassing the dupefilter; a 429 is not a failure and not a retry.

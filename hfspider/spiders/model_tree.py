@@ -13,6 +13,7 @@ from hfspider.arguments import TreeArguments
 from hfspider.hub.endpoint import PAGE_SIZE, children_url, listing_url, model_url, next_link
 from hfspider.hub.lineage import SOURCE_LISTING, UNKNOWN
 from hfspider.items import EdgeItem, ListedItem, ModelItem
+from hfspider.jobdir import CrashSafeJobDir
 from hfspider.spiders.base import HubSpider
 from pipelines import state
 from pipelines.store import database_url
@@ -84,10 +85,11 @@ class ModelTreeSpider(HubSpider):
         for model, depth in found.depth.items():
             self._best[("down", model)] = depth
         # After a clean pause, JOBDIR's queue holds the rest; otherwise the database says what it is.
-        queue_intact = bool(self.settings.get("JOBDIR")) and found.outcome == "shutdown"
-        if self.args.direction != "up" and not queue_intact:
+        jobdir = self.crawler.get_extension(CrashSafeJobDir)
+        if self.args.direction != "up" and not (jobdir and jobdir.queue_intact):
             for model, depth in sorted(found.depth.items(), key=lambda kv: kv[1]):
                 if model not in found.listed and (self.args.max_depth is None or depth < self.args.max_depth):
+                    self.crawler.stats.inc_value("hfspider/resumed_listings")
                     yield self._listing(model, depth)
 
     # -- roots -------------------------------------------------------------
