@@ -21,7 +21,7 @@ metadata = MetaData()
 
 ID = String(200)  # owner (96) + "/" + name (96), with room to spare
 TIME = String(20)  # ISO-8601 UTC, "2025-01-26T12:05:50Z": sorts as text everywhere
-JSONDoc = JSON().with_variant(JSONB(), "postgresql")
+JSONDoc = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")  # None is SQL NULL
 
 models = Table(
     "models",

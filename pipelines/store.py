@@ -183,7 +183,7 @@ class StorePipeline:
         self.flush()
 
     def spider_closed(self, spider: Any, reason: str) -> None:
-        """Derive trees after a finished crawl (a paused one would give partial trees), then record the run."""
+        """Derive trees after a complete crawl, then record the run."""
         if self.engine is None and not database_exists(self.url):
             return
         args = getattr(spider, "args", None)
@@ -191,11 +191,12 @@ class StorePipeline:
         with self._engine().begin() as conn:
             if self.run_id is None:
                 self.run_id = self._start_run(conn)
+            # Trees only for a complete crawl: a paused or failed one would give trees that look whole.
             if outcome in ("finished", "root_errors"):
                 conn.execute(delete(crawl_state).where(crawl_state.c.crawl_key == self.key))
                 conn.execute(delete(failures).where(failures.c.crawl_key == self.key))
-            if reason == "finished" and isinstance(args, TreeArguments):
-                self._write_trees(conn, spider.roots, args)
+                if isinstance(args, TreeArguments):
+                    self._write_trees(conn, spider.roots, args)
             stats = json.loads(json.dumps(self.crawler.stats.get_stats(), default=str))
             conn.execute(update(crawl_runs).where(crawl_runs.c.id == self.run_id).values(finished_at=now(), outcome=outcome, stats=stats))
         self._engine().dispose()

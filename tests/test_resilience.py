@@ -75,11 +75,13 @@ def test_quota_paced_crawl_is_near_the_floor(server: ReplicaServer, tmp_path: Pa
 
 def test_injected_faults_change_nothing(server: ReplicaServer, tmp_path: Path) -> None:
     root, family = LARGE
-    server.faults = {"500": 0.02, "502": 0.02, "503": 0.02, "reset": 0.02, "truncate": 0.02}
+    kinds = ("500", "502", "503", "504", "reset", "truncate", "slow", "garbage")
+    server.faults = dict.fromkeys(kinds, 0.10 / len(kinds))
     result = crawl(tmp_path / "out", "model_tree", f"root={root}", endpoint=server.url, settings={"RETRY_TIMES": 8})
     assert_complete(result, root, family)
     statuses = Counter(status for _m, _p, status, _a in server.requests)
-    assert statuses[500] + statuses[502] + statuses[503] + statuses[0] > 10  # faults really happened
+    assert statuses[500] + statuses[502] + statuses[503] + statuses[504] + statuses[0] > 10  # faults really happened
+    assert sum(statuses.values()) > len(family) * 1.08  # and were retried
     assert result.rows("SELECT COUNT(*) FROM failures") == [(0,)]
 
 
@@ -159,3 +161,21 @@ def test_token_is_sent_and_never_written(server: ReplicaServer, tmp_path: Path) 
     leaks = [p for p in written if TOKEN.encode() in p.read_bytes()]
     assert leaks == []
     assert TOKEN not in paused_stderr + result.stderr + result.stdout
+
+
+def test_requests_that_keep_failing_are_recorded_and_retried_next_run(server: ReplicaServer, tmp_path: Path) -> None:
+    root, family = LARGE
+    output = tmp_path / "out"
+    server.faults = {"503": 0.15, "garbage": 0.05}
+    first = crawl(output, "model_tree", f"root={root}", endpoint=server.url, settings={"RETRY_TIMES": 0})
+    assert first.returncode == 1 and "run the same command again" in first.stderr.strip().splitlines()[-1]
+    recorded = first.rows("SELECT url, model_id, status, error FROM failures")
+    assert len(recorded) >= 10 and {status for _u, _m, status, _e in recorded} <= {503, 200}
+    assert not (output / "trees").exists()
+    server.faults = None
+    before = len(server.requests)
+    second = crawl(output, "model_tree", f"root={root}", endpoint=server.url, settings={"RETRY_TIMES": 0})
+    assert_complete(second, root, family)
+    assert second.rows("SELECT COUNT(*) FROM failures") == [(0,)]
+    assert [row[0] for row in second.rows("SELECT outcome FROM crawl_runs ORDER BY id")] == ["incomplete", "finished"]
+    assert len(server.requests) - before < len(family) / 2  # only what was missing

@@ -22,7 +22,9 @@ from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
 from .store import BadCursor, BadRequest, Hub, ListQuery, parse_model_expand, revision_exists
 
-FAULT_KINDS = ("500", "502", "503", "504", "reset", "truncate", "slow")
+FAULT_KINDS = ("500", "502", "503", "504", "reset", "truncate", "slow", "garbage")
+#: What a "garbage" fault answers with status 200: a page from some proxy, not JSON.
+GARBAGE = b"<html><body><h1>502 Bad Gateway</h1>upstream sent an invalid response</body></html>"
 UNLIMITED = 10**9  # the quota the headers announce when none is set
 INVALID_LOGIN = "Invalid username or password."
 DISABLED = "Access to this resource is disabled."
@@ -288,6 +290,8 @@ class ReplicaServer:
                 return
             if fault is not None and fault.isdigit():
                 response = _error(int(fault), "Internal Error - We're working hard to fix this as soon as possible!")
+            elif fault == "garbage":
+                response = _Response(200, GARBAGE)
             else:
                 response = self._route(handler.path, auth)
         if fault == "slow":
@@ -356,7 +360,7 @@ class ReplicaServer:
 
 
 def _write(handler: BaseHTTPRequestHandler, response: _Response, *, truncate: bool) -> None:
-    body = json.dumps(response.body, separators=(",", ":")).encode()
+    body = response.body if isinstance(response.body, bytes) else json.dumps(response.body, separators=(",", ":")).encode()
     handler.send_response(response.status)
     for name, value in response.headers:
         handler.send_header(name, value)

@@ -224,10 +224,20 @@ def _sort_getter(sort: str | None) -> Callable[[dict], int | float | str]:
     if sort is None:
         return _object_id_of
     if sort == "createdAt":
-        return _created
+        return lambda rec: _date(_created(rec))
     if sort == "lastModified":
-        return _last_modified
-    return lambda rec: rec.get(sort) or 0
+        return lambda rec: _date(_last_modified(rec))
+    return lambda rec: _number(rec.get(sort))
+
+
+def _date(value: object) -> str:
+    """A sortable date: junk in a date field sorts as the epoch."""
+    return value if isinstance(value, str) else EPOCH
+
+
+def _number(value: object) -> int | float:
+    """A sortable count: a record with junk in a numeric field sorts as 0, as it cannot be compared."""
+    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else 0
 
 
 def _is_true(value: str) -> bool:
@@ -414,7 +424,8 @@ def _author(rec: dict) -> str | None:
 def _facet_values(rec: dict) -> Iterator[tuple[str, str]]:
     """The index entries of a record; a tag the record repeats comes out twice."""
     for tag in rec.get("tags") or ():
-        yield "filter", tag
+        if isinstance(tag, str):  # junk in a tag list matches no filter
+            yield "filter", tag
     for facet, value in (
         ("author", _author(rec)),
         ("pipeline_tag", rec.get("pipeline_tag")),
