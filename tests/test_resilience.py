@@ -60,9 +60,11 @@ def test_quota_paced_crawl_is_near_the_floor(server: ReplicaServer, tmp_path: Pa
     root, family = SMALL
     server.quota, server.window, server.retry_after = 25, 2, retry_after
     started = time.monotonic()
-    result = crawl(tmp_path / "out", "model_tree", f"root={root}", endpoint=server.url)
+    result = crawl(tmp_path / "out", "model_tree", f"root={root}", endpoint=server.url, settings={"LOGSTATS_INTERVAL": 2})
     wall = time.monotonic() - started
     assert_complete(result, root, family)
+    progress = [line for line in result.stderr.splitlines() if "progress:" in line and "left, resets in" in line]
+    assert len(progress) >= 4  # a line every 2 s, with the budget in it
     statuses = Counter(status for _m, _p, status, _a in server.requests)
     calls = sum(statuses.values())
     floor = calls / 25 * 2
