@@ -91,3 +91,46 @@ class TreeArguments:
     def all_relations(self) -> bool:
         """Following every relation, including edges whose relation the Hub left unknown."""
         return set(self.relations) == set(RELATIONS)
+
+
+@dataclass(frozen=True)
+class IndexArguments:
+    """What ``hub_index`` lists: the whole Hub, or the part these API parameters select."""
+
+    author: str | None
+    search: str | None
+    pipeline_tag: str | None
+    library: str | None
+    filter: tuple[str, ...]
+
+    @classmethod
+    def parse(cls, kwargs: Mapping[str, Any]) -> IndexArguments:
+        known = {"author", "search", "pipeline_tag", "library", "filter", "full", "_job"}
+        unknown = sorted(set(kwargs) - known)
+        if unknown:
+            raise ArgumentError(
+                f"unknown argument -a {unknown[0]}=...; hub_index takes author, search, pipeline_tag, library, filter, full"
+            )
+        text = {
+            k: str(kwargs[k]).strip() or None if kwargs.get(k) is not None else None
+            for k in ("author", "search", "pipeline_tag", "library")
+        }
+        tags = tuple(dict.fromkeys(t.strip() for t in str(kwargs.get("filter") or "").split(",") if t.strip()))
+        return cls(text["author"], text["search"], text["pipeline_tag"], text["library"], tags)
+
+    def params(self) -> list[tuple[str, str]]:
+        """The listing parameters, in the Hub's own names."""
+        named = [
+            (k, v)
+            for k, v in (("author", self.author), ("search", self.search), ("pipeline_tag", self.pipeline_tag), ("library", self.library))
+            if v
+        ]
+        return named + [("filter", tag) for tag in self.filter]
+
+
+def full_flag(kwargs: Mapping[str, Any]) -> bool:
+    """``-a full=1``: list everything even when an earlier run makes a refresh possible."""
+    value = str(kwargs.get("full", "0")).strip().lower()
+    if value not in ("0", "1", "true", "false", "yes", "no"):
+        raise ArgumentError(f"-a full={kwargs.get('full')}: use 1 to list everything, 0 (default) to refresh")
+    return value in ("1", "true", "yes")

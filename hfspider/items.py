@@ -56,3 +56,10 @@ class FailureItem:
     model_id: str | None
     status: int | None
     error: str
+
+
+@dataclass
+class PageItem:
+    """Every model of a listing page up to ``next_url`` has been passed on: a walk resumes there."""
+
+    next_url: str

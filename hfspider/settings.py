@@ -21,6 +21,7 @@ FEED_URI_PARAMS = "hfspider.feeds.uri_params"
 FEED_STORAGES = {"": "hfspider.feeds.AtomicFileFeedStorage", "file": "hfspider.feeds.AtomicFileFeedStorage"}
 FEED_STORE_EMPTY = False
 FEED_EXPORT_ENCODING = "utf-8"
+FEED_EXPORTERS = {"jsonlines": "hfspider.exporters.JsonLinesExporter"}
 FEEDS = {
     "%(output)s/models.jsonl": {"format": "jsonlines", "item_classes": ["hfspider.items.ModelItem"], "overwrite": True},
     "%(output)s/edges.jsonl": {"format": "jsonlines", "item_classes": ["hfspider.items.EdgeItem"], "overwrite": True},
@@ -69,6 +70,7 @@ REMOTE_CONTROL_ENABLED = False
 TELNETCONSOLE_ENABLED = False
 
 LOG_LEVEL = "INFO"
+LOG_FORMATTER = "hfspider.logformatter.QuietLogFormatter"
 # A progress line (models stored, requests, queue, quota, 429s, retries, failures) every 30 s.
 EXTENSIONS = {
     "scrapy.extensions.logstats.LogStats": None,

@@ -98,3 +98,11 @@ failures = Table(
     Column("error", Text, nullable=False),
     Column("failed_at", TIME, nullable=False),
 )
+
+# Where an unfinished listing walk (hub_index) goes on: the next page's URL.
+walk_state = Table(
+    "walk_state",
+    metadata,
+    Column("crawl_key", String(40), primary_key=True),
+    Column("next_url", Text, nullable=False),
+)

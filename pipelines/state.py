@@ -9,13 +9,16 @@ and lists only what is still missing.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, select
 
+from hfspider.items import EdgeItem, ModelItem
 from pipelines import trees
-from pipelines.schema import crawl_runs, crawl_state, edges, models
+from pipelines.schema import crawl_runs, crawl_state, edges, models, walk_state
 from pipelines.store import database_exists, open_engine
 
 #: Outcomes after which the same command starts a fresh crawl rather than resuming.
@@ -69,5 +72,62 @@ def load(url: str, key: str, roots: list[str], direction: str, max_depth: int | 
             resume.models = _rows(conn, models, models.c.id, members)
             resume.edges = _rows(conn, edges, edges.c.child_id, members)
             return resume
+    finally:
+        engine.dispose()
+
+
+@dataclass
+class Walk:
+    """Where a listing walk starts: a page to go on from, records to replay, a refresh mark."""
+
+    next_url: str | None = None
+    replay_since: str | None = None  # replay models fetched since then: the unfinished crawl's own
+    since: str | None = None  # the last complete run's start: a refresh stops at older models
+
+
+def load_walk(url: str, key: str, full: bool, margin: timedelta = timedelta(minutes=10)) -> Walk:
+    """The state of the walk with this key: fresh, refreshing after a complete run, or unfinished."""
+    walk = Walk()
+    if not database_exists(url):
+        return walk
+    engine = open_engine(url)
+    try:
+        with engine.connect() as conn:
+            runs = conn.execute(
+                select(crawl_runs.c.started_at, crawl_runs.c.outcome).where(crawl_runs.c.crawl_key == key).order_by(crawl_runs.c.id)
+            ).all()
+            complete = [started for started, outcome in runs if outcome in COMPLETE]
+            if complete and not full:
+                mark = datetime.strptime(complete[-1], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC) - margin
+                walk.since = mark.strftime("%Y-%m-%dT%H:%M:%SZ")
+            unfinished = [started for started, outcome in runs[len(runs) - _tail(runs) :]]
+            if unfinished:
+                walk.replay_since = unfinished[0]
+                walk.next_url = conn.execute(select(walk_state.c.next_url).where(walk_state.c.crawl_key == key)).scalar()
+    finally:
+        engine.dispose()
+    return walk
+
+
+def _tail(runs: list[Any]) -> int:
+    """How many runs at the end have not completed: the unfinished crawl, paused or killed."""
+    count = 0
+    for _started, outcome in reversed(runs):
+        if outcome in COMPLETE:
+            break
+        count += 1
+    return count
+
+
+def replay(url: str, since: str) -> Iterator[ModelItem | EdgeItem]:
+    """Models (and their edges) an unfinished walk stored, streamed, so feeds come out whole."""
+    engine = open_engine(url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execution_options(yield_per=trees.CHUNK).execute(select(models).where(models.c.fetched_at >= since))
+            for batch in rows.mappings().partitions():
+                ids = [row["id"] for row in batch]
+                yield from (ModelItem(**row) for row in batch)
+                yield from (EdgeItem(**row) for row in _rows(conn, edges, edges.c.child_id, ids))
     finally:
         engine.dispose()

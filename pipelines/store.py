@@ -24,9 +24,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 
 from hfspider.arguments import TreeArguments
-from hfspider.items import EdgeItem, FailureItem, ListedItem, ModelItem
+from hfspider.items import EdgeItem, FailureItem, ListedItem, ModelItem, PageItem
 from pipelines import trees
-from pipelines.schema import crawl_runs, crawl_state, edges, failures, metadata, models
+from pipelines.schema import crawl_runs, crawl_state, edges, failures, metadata, models, walk_state
 
 logger = logging.getLogger(__name__)
 
@@ -107,6 +107,7 @@ class StorePipeline:
         self.edges: dict[tuple[str, str, str], dict[str, Any]] = {}
         self.listed: set[str] = set()
         self.failures: list[dict[str, Any]] = []
+        self.next_page: str | None = None
         self.last_flush = time.monotonic()
         self.started_at = now()
         self.run_id: int | None = None
@@ -123,13 +124,15 @@ class StorePipeline:
 
     def process_item(self, item: Any, spider: Any = None) -> Any:
         if isinstance(item, ModelItem):
-            self.models[item.id] = ItemAdapter(item).asdict()
+            self.models[item.id] = dict(ItemAdapter(item))  # shallow: tags and card_data go to JSON columns as they are
         elif isinstance(item, EdgeItem):
-            self.edges[(item.child_id, item.parent_id, item.relation)] = ItemAdapter(item).asdict()
+            self.edges[(item.child_id, item.parent_id, item.relation)] = dict(ItemAdapter(item))
         elif isinstance(item, ListedItem):
             self.listed.add(item.model_id)
         elif isinstance(item, FailureItem):
-            self.failures.append({**ItemAdapter(item).asdict(), "failed_at": now()})
+            self.failures.append({**ItemAdapter(item), "failed_at": now()})
+        elif isinstance(item, PageItem):
+            self.next_page = item.next_url
         else:
             return item
         if (
@@ -146,7 +149,7 @@ class StorePipeline:
     def flush(self) -> None:
         """Write the buffer in one transaction: items, and the listings they complete, together."""
         self.last_flush = time.monotonic()
-        if not (self.models or self.edges or self.listed or self.failures):
+        if not (self.models or self.edges or self.listed or self.failures or self.next_page):
             return
         with self._engine().begin() as conn:
             if self.run_id is None:
@@ -159,12 +162,15 @@ class StorePipeline:
             upsert(conn, crawl_state, [{"crawl_key": self.key, "model_id": m} for m in self.listed])
             if self.failures:
                 conn.execute(insert(failures), [{**f, "crawl_key": self.key} for f in self.failures])
+            if self.next_page:
+                upsert(conn, walk_state, [{"crawl_key": self.key, "next_url": self.next_page}])
         self.crawler.stats.inc_value("hfspider/stored_models", len(self.models))
         self.crawler.stats.inc_value("hfspider/stored_edges", len(self.edges))
         self.models.clear()
         self.edges.clear()
         self.listed.clear()
         self.failures.clear()
+        self.next_page = None
 
     def _start_run(self, conn: Connection) -> int:
         """The run's row, written with its first batch; a run killed later keeps ``running``."""
@@ -193,8 +199,8 @@ class StorePipeline:
                 self.run_id = self._start_run(conn)
             # Trees only for a complete crawl: a paused or failed one would give trees that look whole.
             if outcome in ("finished", "root_errors"):
-                conn.execute(delete(crawl_state).where(crawl_state.c.crawl_key == self.key))
-                conn.execute(delete(failures).where(failures.c.crawl_key == self.key))
+                for table in (crawl_state, failures, walk_state):
+                    conn.execute(delete(table).where(table.c.crawl_key == self.key))
                 if isinstance(args, TreeArguments):
                     self._write_trees(conn, spider.roots, args)
             stats = json.loads(json.dumps(self.crawler.stats.get_stats(), default=str))

@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, func, insert, select
 
+from hfspider.hub.lineage import SOURCE_CARD
 from pipelines.schema import edges, models, tree_members
 
 CHUNK = 500  # ids per IN (...) clause: well inside every database's parameter limit
@@ -51,6 +52,10 @@ def _fetch(conn: Connection, walk: str, relations: tuple[str, ...] | None) -> Fe
     def fetch(ids: Sequence[str]) -> Iterable[Link]:
         for chunk in _chunks(ids):
             query = select(here, there, edges.c.relation).where(here.in_(chunk))
+            if walk == "down":
+                # The Hub finds children by their tags only; an edge read from a child's card is
+                # followed upward, never down, so a tree is the same from a crawl and from an index.
+                query = query.where(edges.c.source != SOURCE_CARD)
             if relations is not None:
                 query = query.where(edges.c.relation.in_(relations))
             yield from ((o, t, r) for o, t, r in conn.execute(query.order_by(here, there)))

@@ -7,6 +7,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -93,3 +94,18 @@ def run_crawl(tmp_path: Path) -> Iterator[Any]:
         return crawl(output, kwargs.pop("spider", "model_tree"), *args, **kwargs)
 
     yield run
+
+
+def wait_for_rows(db: Path, minimum: int, timeout: float = 60) -> None:
+    """Block until the crawl under way has stored at least ``minimum`` models."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if db.exists():
+            try:
+                with sqlite3.connect(db) as conn:
+                    if conn.execute("SELECT COUNT(*) FROM models").fetchone()[0] >= minimum:
+                        return
+            except sqlite3.OperationalError:
+                pass
+        time.sleep(0.05)
+    raise AssertionError(f"the crawl stored fewer than {minimum} models in {timeout} s")

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import CrawlResult, crawl, start_crawl
+from tests.conftest import CrawlResult, crawl, start_crawl, wait_for_rows
 from tests.replica import Hub, ReplicaServer, generate
 from tests.truth import Truth
 
@@ -85,23 +85,6 @@ def test_injected_faults_change_nothing(server: ReplicaServer, tmp_path: Path) -
     assert statuses[500] + statuses[502] + statuses[503] + statuses[504] + statuses[0] > 10  # faults really happened
     assert sum(statuses.values()) > len(family) * 1.08  # and were retried
     assert result.rows("SELECT COUNT(*) FROM failures") == [(0,)]
-
-
-def wait_for_rows(db: Path, minimum: int, timeout: float = 60) -> None:
-    """Block until the crawl under way has stored at least ``minimum`` models."""
-    import sqlite3
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if db.exists():
-            try:
-                with sqlite3.connect(db) as conn:
-                    if conn.execute("SELECT COUNT(*) FROM models").fetchone()[0] >= minimum:
-                        return
-            except sqlite3.OperationalError:
-                pass
-        time.sleep(0.05)
-    raise AssertionError(f"the crawl stored fewer than {minimum} models in {timeout} s")
 
 
 SLOW = {"CONCURRENT_REQUESTS": 4, "HFSPIDER_BATCH_SIZE": 20, "HFSPIDER_FLUSH_SECONDS": 0.2}
