@@ -49,6 +49,13 @@ def _read_roots_file(path: str) -> list[str]:
     return ids
 
 
+def _only_known(kwargs: Mapping[str, Any], spider: str, known: tuple[str, ...]) -> None:
+    """A misspelt argument would otherwise be ignored silently (``_job`` is scrapyd's)."""
+    unknown = sorted(set(kwargs) - {*known, "_job"})
+    if unknown:
+        raise ArgumentError(f"unknown argument -a {unknown[0]}=...; {spider} takes {', '.join(known)}")
+
+
 @dataclass(frozen=True)
 class TreeArguments:
     """What ``model_tree`` was asked to crawl."""
@@ -61,12 +68,7 @@ class TreeArguments:
 
     @classmethod
     def parse(cls, kwargs: Mapping[str, Any]) -> TreeArguments:
-        known = {"root", "roots_file", "top", "max_depth", "relations", "direction", "_job"}
-        unknown = sorted(set(kwargs) - known)
-        if unknown:
-            raise ArgumentError(
-                f"unknown argument -a {unknown[0]}=...; model_tree takes root, roots_file, top, max_depth, relations, direction"
-            )
+        _only_known(kwargs, "model_tree", ("root", "roots_file", "top", "max_depth", "relations", "direction"))
         roots: list[str] = []
         if kwargs.get("root") is not None:
             roots += _model_ids(str(kwargs["root"]).split(","), f"-a root={kwargs['root']}")
@@ -105,12 +107,7 @@ class IndexArguments:
 
     @classmethod
     def parse(cls, kwargs: Mapping[str, Any]) -> IndexArguments:
-        known = {"author", "search", "pipeline_tag", "library", "filter", "full", "_job"}
-        unknown = sorted(set(kwargs) - known)
-        if unknown:
-            raise ArgumentError(
-                f"unknown argument -a {unknown[0]}=...; hub_index takes author, search, pipeline_tag, library, filter, full"
-            )
+        _only_known(kwargs, "hub_index", ("author", "search", "pipeline_tag", "library", "filter", "full"))
         text = {
             k: str(kwargs[k]).strip() or None if kwargs.get(k) is not None else None
             for k in ("author", "search", "pipeline_tag", "library")

@@ -122,13 +122,22 @@ class ModelTreeSpider(HubSpider):
         if following and wanted > len(ids):
             yield self._top_request(wanted - len(ids), following)
 
+    def _read_model(self, response: Response) -> tuple[ModelItem | None, list[EdgeItem], list[Any]]:
+        """A model call's item and edges, or, for a 200 whose body is no record, what to do instead."""
+        if response.status != 200:
+            return None, [], []
+        record = self.decode(response, dict)
+        if record is None:
+            return None, [], list(self.retry_or_fail(response, "model record is not a JSON object"))
+        item, edges = self.items_for(record)
+        return item, edges, []
+
     def parse_root(self, response: Response) -> Iterator[Any]:
         root: str = response.meta["hf_root"]
-        record = self.decode(response, dict) if response.status == 200 else None
-        if response.status == 200 and record is None:
-            yield from self.retry_or_fail(response, "model record is not a JSON object")
+        item, edges, instead = self._read_model(response)
+        if instead:
+            yield from instead
             return
-        item, edges = self.items_for(record) if record is not None else (None, [])
         if item is None:
             self.crawler.stats.inc_value("hfspider/root_errors")
             reason = _ROOT_ERRORS.get(response.status, f"the Hub answered HTTP {response.status} without a usable record")
@@ -190,11 +199,10 @@ class ModelTreeSpider(HubSpider):
     def parse_parent(self, response: Response) -> Iterator[Any]:
         model: str = response.meta["hf_model"]
         distance: int = response.meta["hf_depth"]
-        record = self.decode(response, dict) if response.status == 200 else None
-        if response.status == 200 and record is None:
-            yield from self.retry_or_fail(response, "model record is not a JSON object")
+        item, edges, instead = self._read_model(response)
+        if instead:
+            yield from instead
             return
-        item, edges = self.items_for(record) if record is not None else (None, [])
         if item is None:
             self.crawler.stats.inc_value("hfspider/missing_parents")
             self.logger.info("parent %s is not on the Hub (HTTP %s); its branch ends there", model, response.status)
