@@ -34,6 +34,15 @@ class HubIndexSpider(HubSpider):
     """
 
     name = "hub_index"
+    # One page leads to the next: referer, URL length and depth bookkeeping buy nothing here,
+    # and each costs a pass over every item of a page.
+    custom_settings = {
+        "SPIDER_MIDDLEWARES": {
+            "scrapy.spidermiddlewares.referer.RefererMiddleware": None,
+            "scrapy.spidermiddlewares.urllength.UrlLengthMiddleware": None,
+            "scrapy.spidermiddlewares.depth.DepthMiddleware": None,
+        }
+    }
 
     @classmethod
     def check_arguments(cls, kwargs: dict[str, Any]) -> None:
