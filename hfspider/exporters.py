@@ -16,7 +16,7 @@ from hfspider.items import EdgeItem, ModelItem
 
 class JsonLinesExporter(JsonLinesItemExporter):
     def export_item(self, item: Any) -> None:
-        if self.fields_to_export is None and type(item) in (ModelItem, EdgeItem):
+        if self.fields_to_export is None and isinstance(item, (ModelItem, EdgeItem)):
             self.file.write((self.encoder.encode(vars(item)) + "\n").encode(self.encoding or "utf-8"))
         else:
             super().export_item(item)

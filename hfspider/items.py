@@ -42,6 +42,16 @@ class EdgeItem:
 
 
 @dataclass
+class StoredModelItem(ModelItem):
+    """A model read back from the database for the feeds of a resumed crawl; the store skips it."""
+
+
+@dataclass
+class StoredEdgeItem(EdgeItem):
+    """An edge read back from the database for the feeds of a resumed crawl; the store skips it."""
+
+
+@dataclass
 class ListedItem:
     """Every child of ``model_id`` has been passed on: its listing needs no redoing on resume."""
 

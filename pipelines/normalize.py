@@ -44,7 +44,18 @@ def as_bool(value: Any) -> bool | None:
 
 
 def as_text(value: Any) -> str | None:
-    return value.strip() or None if isinstance(value, str) else None
+    return value.replace("\x00", "").strip() or None if isinstance(value, str) else None
+
+
+def without_nul(value: Any) -> Any:
+    """JSON with every NUL character removed: PostgreSQL refuses them in text and JSONB."""
+    if isinstance(value, str):
+        return value.replace("\x00", "") if "\x00" in value else value
+    if isinstance(value, list):
+        return [without_nul(v) for v in value]
+    if isinstance(value, dict):
+        return {without_nul(k): without_nul(v) for k, v in value.items()}
+    return value
 
 
 def as_utc(value: Any) -> str | None:
@@ -79,7 +90,7 @@ def as_gated(value: Any) -> str | None:
 def as_tags(value: Any) -> list[str]:
     """A list of distinct, non-empty strings, in the Hub's order."""
     items = value if isinstance(value, list) else [value]
-    return list(dict.fromkeys(t.strip() for t in items if isinstance(t, str) and t.strip()))
+    return list(dict.fromkeys(t.replace("\x00", "").strip() for t in items if isinstance(t, str) and t.strip("\x00 ")))
 
 
 def normalize_model(item: ModelItem) -> ModelItem:
@@ -95,7 +106,7 @@ def normalize_model(item: ModelItem) -> ModelItem:
     item.trending_score = as_float(item.trending_score)
     item.gated = as_gated(item.gated)
     item.tags = as_tags(item.tags)
-    item.card_data = item.card_data if isinstance(item.card_data, dict) else None
+    item.card_data = without_nul(item.card_data) if isinstance(item.card_data, dict) else None
     item.license = license_of(item.tags, item.card_data)
     if item.author is None and "/" in item.id:
         item.author = item.id.split("/", 1)[0]

@@ -16,9 +16,9 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from hfspider.items import EdgeItem, ModelItem
+from hfspider.items import StoredEdgeItem, StoredModelItem
 from pipelines import trees
-from pipelines.schema import crawl_runs, crawl_state, edges, models, walk_state
+from pipelines.schema import crawl_runs, crawl_state, edges, failures, models, walk_state
 from pipelines.store import database_exists, open_engine
 
 #: Outcomes after which the same command starts a fresh crawl rather than resuming.
@@ -33,8 +33,7 @@ class Resume:
     roots: dict[str, str] = field(default_factory=dict)  # as typed -> as stored
     depth: dict[str, int] = field(default_factory=dict)
     listed: set[str] = field(default_factory=set)
-    models: list[dict[str, Any]] = field(default_factory=list)
-    edges: list[dict[str, Any]] = field(default_factory=list)
+    failed: set[str] = field(default_factory=set)  # models a request failed for
 
 
 def last_outcome(conn: Connection, key: str) -> str | None:
@@ -67,11 +66,27 @@ def load(url: str, key: str, roots: list[str], direction: str, max_depth: int | 
                 resume.roots[root] = tree.root
                 for model, depth in tree.depth.items():
                     resume.depth[model] = min(depth, resume.depth.get(model, depth))
-            members = sorted(resume.depth)
             resume.listed = set(conn.execute(select(crawl_state.c.model_id).where(crawl_state.c.crawl_key == key)).scalars())
-            resume.models = _rows(conn, models, models.c.id, members)
-            resume.edges = _rows(conn, edges, edges.c.child_id, members)
+            resume.failed = _failed(conn, key)
             return resume
+    finally:
+        engine.dispose()
+
+
+def _failed(conn: Connection, key: str) -> set[str]:
+    query = select(failures.c.model_id).where(failures.c.crawl_key == key, failures.c.model_id.is_not(None))
+    return set(conn.execute(query).scalars())
+
+
+def replay_members(url: str, ids: list[str]) -> Iterator[StoredModelItem | StoredEdgeItem]:
+    """Stored models and their edges, read back in chunks, so a resumed crawl's feeds come out whole."""
+    engine = open_engine(url)
+    try:
+        with engine.connect() as conn:
+            for start in range(0, len(ids), trees.CHUNK):
+                chunk = ids[start : start + trees.CHUNK]
+                yield from (StoredModelItem(**row) for row in _rows(conn, models, models.c.id, chunk))
+                yield from (StoredEdgeItem(**row) for row in _rows(conn, edges, edges.c.child_id, chunk))
     finally:
         engine.dispose()
 
@@ -83,6 +98,8 @@ class Walk:
     next_url: str | None = None
     replay_since: str | None = None  # replay models fetched since then: the unfinished crawl's own
     since: str | None = None  # the last complete run's start: a refresh stops at older models
+    outcome: str | None = None  # how the last run ended
+    failed: bool = False  # a page request of the unfinished walk failed
 
 
 def load_walk(url: str, key: str, full: bool, margin: timedelta = timedelta(minutes=10)) -> Walk:
@@ -102,8 +119,10 @@ def load_walk(url: str, key: str, full: bool, margin: timedelta = timedelta(minu
                 walk.since = mark.strftime("%Y-%m-%dT%H:%M:%SZ")
             unfinished = [started for started, outcome in runs[len(runs) - _tail(runs) :]]
             if unfinished:
+                walk.outcome = runs[-1][1]
                 walk.replay_since = unfinished[0]
                 walk.next_url = conn.execute(select(walk_state.c.next_url).where(walk_state.c.crawl_key == key)).scalar()
+                walk.failed = bool(conn.execute(select(failures.c.id).where(failures.c.crawl_key == key).limit(1)).first())
     finally:
         engine.dispose()
     return walk
@@ -119,7 +138,7 @@ def _tail(runs: list[Any]) -> int:
     return count
 
 
-def replay(url: str, since: str) -> Iterator[ModelItem | EdgeItem]:
+def replay_since(url: str, since: str) -> Iterator[StoredModelItem | StoredEdgeItem]:
     """Models (and their edges) an unfinished walk stored, streamed, so feeds come out whole."""
     engine = open_engine(url)
     try:
@@ -127,7 +146,7 @@ def replay(url: str, since: str) -> Iterator[ModelItem | EdgeItem]:
             rows = conn.execution_options(yield_per=trees.CHUNK).execute(select(models).where(models.c.fetched_at >= since))
             for batch in rows.mappings().partitions():
                 ids = [row["id"] for row in batch]
-                yield from (ModelItem(**row) for row in batch)
-                yield from (EdgeItem(**row) for row in _rows(conn, edges, edges.c.child_id, ids))
+                yield from (StoredModelItem(**row) for row in batch)
+                yield from (StoredEdgeItem(**row) for row in _rows(conn, edges, edges.c.child_id, ids))
     finally:
         engine.dispose()

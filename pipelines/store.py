@@ -19,12 +19,14 @@ from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 from scrapy.settings import BaseSettings
+from scrapy.utils.defer import deferred_from_coro
 from sqlalchemy import Connection, Engine, Table, create_engine, delete, event, insert, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from hfspider.arguments import TreeArguments
-from hfspider.items import EdgeItem, FailureItem, ListedItem, ModelItem, PageItem
+from hfspider.items import EdgeItem, FailureItem, ListedItem, ModelItem, PageItem, StoredEdgeItem, StoredModelItem
 from pipelines import trees
 from pipelines.schema import crawl_runs, crawl_state, edges, failures, metadata, models, walk_state
 
@@ -44,7 +46,11 @@ def database_url(settings: BaseSettings) -> str:
 
 def check_url(url: str) -> None:
     """Refuse a database the upserts cannot speak to, before anything is crawled."""
-    backend = make_url(url).get_backend_name()
+    try:
+        backend = make_url(url).get_backend_name()
+    except ArgumentError:
+        example = "sqlite:///out.sqlite or postgresql+psycopg://user@host/db"
+        raise NotConfigured(f"HFSPIDER_DB_URL: {url!r} is not a database URL; e.g. {example}") from None
     if backend not in _INSERTS:
         raise NotConfigured(f"HFSPIDER_DB_URL: {backend} is not supported; use a sqlite:/// or postgresql:// URL")
 
@@ -55,7 +61,9 @@ def open_engine(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite" and parsed.database:
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(parsed)
+    # A database that stops answering must fail a flush quickly, not freeze the crawl for minutes.
+    options: dict[str, Any] = {"connect_args": {"connect_timeout": 10}} if parsed.get_backend_name() == "postgresql" else {}
+    engine = create_engine(parsed, pool_pre_ping=True, **options)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     metadata.create_all(engine)
@@ -108,6 +116,7 @@ class StorePipeline:
         self.listed: set[str] = set()
         self.failures: list[dict[str, Any]] = []
         self.next_page: str | None = None
+        self.broken = False
         self.last_flush = time.monotonic()
         self.started_at = now()
         self.run_id: int | None = None
@@ -123,6 +132,8 @@ class StorePipeline:
         return self.engine
 
     def process_item(self, item: Any, spider: Any = None) -> Any:
+        if isinstance(item, (StoredModelItem, StoredEdgeItem)):
+            return item  # read from this database: writing it back would only churn its edges
         if isinstance(item, ModelItem):
             self.models[item.id] = dict(ItemAdapter(item))  # shallow: tags and card_data go to JSON columns as they are
         elif isinstance(item, EdgeItem):
@@ -147,10 +158,24 @@ class StorePipeline:
         return self.crawler.spider.crawl_key
 
     def flush(self) -> None:
-        """Write the buffer in one transaction: items, and the listings they complete, together."""
+        """Write the buffer in one transaction: items, and the listings they complete, together.
+
+        If the database refuses, the crawl stops (reason ``db_error``): what was
+        not written is simply not marked done, so the same command fetches it again.
+        """
         self.last_flush = time.monotonic()
-        if not (self.models or self.edges or self.listed or self.failures or self.next_page):
+        if self.broken or not (self.models or self.edges or self.listed or self.failures or self.next_page):
             return
+        try:
+            self._write()
+        except SQLAlchemyError as error:
+            self.broken = True
+            self.crawler.stats.set_value("hfspider/db_error", str(error).splitlines()[0][:300])
+            first_line = str(error).splitlines()[0]
+            logger.error("database write failed, stopping the crawl (run the same command again to resume): %s", first_line)
+            deferred_from_coro(self.crawler.engine.close_spider_async(reason="db_error"))
+
+    def _write(self) -> None:
         with self._engine().begin() as conn:
             if self.run_id is None:
                 self.run_id = self._start_run(conn)
@@ -190,7 +215,7 @@ class StorePipeline:
 
     def spider_closed(self, spider: Any, reason: str) -> None:
         """Derive trees after a complete crawl, then record the run."""
-        if self.engine is None and not database_exists(self.url):
+        if self.broken or (self.engine is None and not database_exists(self.url)):
             return
         args = getattr(spider, "args", None)
         outcome = self._outcome(reason)

@@ -68,3 +68,18 @@ def test_postgres_rows_equal_sqlite_rows(postgres_url: str, run_crawl, tmp_path:
     expected = snapshot(f"sqlite:///{lite.db}")
     assert len(expected["tree_members"]) == len(family) > 50
     assert snapshot(postgres_url) == expected
+
+
+def test_postgres_takes_what_the_hub_sends(postgres_url: str, run_crawl) -> None:
+    from tests.test_bad_data import RECORDS
+
+    long_parent = "x" * 150 + "/" + "y" * 150  # not a model id: ignored, not a row PostgreSQL would refuse
+    tags = ["base_model:bad/root", "base_model:finetune:bad/root", f"base_model:merge:{long_parent}"]
+    records = [*RECORDS, {"id": "bad/odd-tag", "tags": tags}]
+    with ReplicaServer(Hub(records)) as server:
+        result = run_crawl("root=bad/root", endpoint=server.url, settings={"HFSPIDER_DB_URL": postgres_url})
+    assert result.returncode == 0, result.stderr[-2000:]
+    rows = snapshot(postgres_url)
+    assert {r["id"] for r in rows["models"]} == {r["id"] for r in records}
+    assert {(e["child_id"], e["parent_id"]) for e in rows["edges"]} >= {("bad/odd-tag", "bad/root")}
+    assert all(e["parent_id"] != long_parent for e in rows["edges"])

@@ -164,3 +164,53 @@ def test_requests_that_keep_failing_are_recorded_and_retried_next_run(server: Re
     assert second.rows("SELECT COUNT(*) FROM failures") == [(0,)]
     assert [row[0] for row in second.rows("SELECT outcome FROM crawl_runs ORDER BY id")] == ["incomplete", "finished"]
     assert len(server.requests) - before < len(family) / 2  # only what was missing
+
+
+def test_failed_listings_are_retried_with_jobdir_too(server: ReplicaServer, tmp_path: Path) -> None:
+    root, family = LARGE
+    output = tmp_path / "out"
+    settings = {"RETRY_TIMES": 0, "JOBDIR": tmp_path / "job"}
+    server.faults = {"503": 0.15}
+    first = crawl(output, "model_tree", f"root={root}", endpoint=server.url, settings=settings)
+    assert first.returncode == 1 and first.rows("SELECT COUNT(*) FROM failures")[0][0] > 5
+    server.faults = None
+    second = crawl(output, "model_tree", f"root={root}", endpoint=server.url, settings=settings)
+    assert_complete(second, root, family)
+
+
+def test_a_resume_stopped_during_its_replay_loses_nothing(server: ReplicaServer, tmp_path: Path) -> None:
+    root, family = LARGE
+    server.latency = 0.03
+    output = tmp_path / "out"
+    process = start_crawl(output, "model_tree", f"root={root}", endpoint=server.url, settings=SLOW)
+    wait_for_rows(output / "hfspider.sqlite", len(family) // 2)
+    process.send_signal(signal.SIGKILL)
+    process.wait(30)
+    edges_before = crawl_rows(output, "SELECT COUNT(*) FROM edges")
+    # Stop the next run a few items into replaying the stored family.
+    stopped = crawl(output, "model_tree", f"root={root}", endpoint=server.url, settings={**SLOW, "CLOSESPIDER_ITEMCOUNT": 50})
+    assert "closespider_itemcount" in stopped.stderr
+    assert crawl_rows(output, "SELECT COUNT(*) FROM edges") >= edges_before  # the replay deleted no stored edge
+    # Ctrl-C while replaying: the crawl still stops promptly.
+    process = start_crawl(output, "model_tree", f"root={root}", endpoint=server.url, settings=SLOW)
+    wait_for_log(process, "resuming")
+    process.send_signal(signal.SIGINT)
+    assert process.wait(60) == 0
+    result = crawl(output, "model_tree", f"root={root}", endpoint=server.url, settings=SLOW)
+    assert_complete(result, root, family)
+
+
+def crawl_rows(output: Path, query: str) -> int:
+    import sqlite3
+
+    with sqlite3.connect(output / "hfspider.sqlite") as conn:
+        return conn.execute(query).fetchone()[0]
+
+
+def wait_for_log(process: Any, words: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = process.stderr.readline()
+        if words in line:
+            return
+    raise AssertionError(f"no log line with {words!r}")

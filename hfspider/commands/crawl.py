@@ -4,14 +4,31 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from scrapy.commands.crawl import Command as ScrapyCrawl
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 from scrapy.spiders import Spider
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 
 from hfspider.arguments import ArgumentError
-from pipelines.store import check_url, database_url
+from hfspider.hub.endpoint import check_endpoint, endpoint
+from pipelines.store import check_url, database_exists, database_url, open_engine
+
+
+def _can_open(url: str) -> None:
+    """Connect once before crawling, so an unreachable database is one line, not a stalled crawl."""
+    try:
+        if database_exists(url):
+            with open_engine(url).connect():
+                pass
+        else:
+            Path(make_url(url).database or ".").parent.mkdir(parents=True, exist_ok=True)
+    except (OSError, SQLAlchemyError) as error:
+        shown = make_url(url).render_as_string(hide_password=True)
+        raise NotConfigured(f"cannot open the database {shown}: {str(error).splitlines()[0]}") from None
 
 
 class Command(ScrapyCrawl):
@@ -42,13 +59,22 @@ class Command(ScrapyCrawl):
                 check = getattr(spidercls, "check_arguments", None)
                 if check:
                     check(opts.spargs)
-                check_url(database_url(self.settings))
+                problem = check_endpoint(endpoint(self.settings.get("HF_ENDPOINT")))
+                if problem:
+                    return self._fail(problem, 2)
+                url = database_url(self.settings)
+                check_url(url)
+                _can_open(url)
             except (ArgumentError, NotConfigured) as error:
                 return self._fail(str(error), 2)
         super().run(args, opts)
         stats = self.crawler.stats if self.crawler and self.crawler.stats else None
         if not stats:
             return
+        reason = stats.get_value("finish_reason")
+        if reason not in ("finished", "shutdown"):
+            detail = stats.get_value("hfspider/db_error") or "see the log above"
+            return self._fail(f"the crawl stopped early ({reason}: {detail}); run the same command again to resume", 1)
         if stats.get_value("hfspider/root_errors", 0):
             self._fail(f"{stats.get_value('hfspider/root_errors')} root(s) could not be crawled; see the errors above", 1)
         if stats.get_value("hfspider/failures", 0):

@@ -37,13 +37,21 @@ EXPAND: tuple[str, ...] = (
 )
 
 # huggingface_hub's repo id rule: optional owner, names of word chars, '-' and '.'.
-_REPO_ID = re.compile(r"^(?:[\w.-]+/)?[\w.-]{1,96}$")
+_REPO_ID = re.compile(r"^(?:[\w.-]{1,96}/)?[\w.-]{1,96}$")
 
 
 def endpoint(setting: str | None = None) -> str:
     """The Hub base URL: ``HF_ENDPOINT`` from the environment wins, as in huggingface_hub."""
     value = os.environ.get("HF_ENDPOINT") or setting or DEFAULT_ENDPOINT
     return value.rstrip("/")
+
+
+def check_endpoint(base: str) -> str | None:
+    """What is wrong with a Hub base URL, or None when it is usable."""
+    parts = urlsplit(base)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return f"HF_ENDPOINT={base!r} is not a Hub URL; give it as https://huggingface.co (scheme and host)"
+    return None
 
 
 def hub_host(base: str) -> str:

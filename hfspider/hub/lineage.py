@@ -85,8 +85,9 @@ def parents(record: dict[str, Any]) -> list[Parent]:
             rest = tag[len("base_model:") :]
             relation, _, parent = rest.partition(":")
             if parent and relation in RELATIONS:
-                typed.setdefault(parent, relation)
-            elif rest:
+                if is_repo_id(parent):  # tags are free text to a model's author; junk names no parent
+                    typed.setdefault(parent, relation)
+            elif is_repo_id(rest):
                 plain.append(rest)
     card = record.get("cardData") if isinstance(record.get("cardData"), dict) else {}
     found: dict[str, Parent] = {parent: Parent(parent, relation, SOURCE_TAGS) for parent, relation in typed.items()}

@@ -14,7 +14,7 @@ from scrapy.downloadermiddlewares.retry import get_retry_request
 from scrapy.http import Response
 from twisted.python.failure import Failure
 
-from hfspider.hub.endpoint import endpoint
+from hfspider.hub.endpoint import endpoint, is_repo_id
 from hfspider.hub.records import edge_items, model_item
 from hfspider.items import EdgeItem, FailureItem, ModelItem
 
@@ -67,10 +67,21 @@ class HubSpider(scrapy.Spider):
         status = response.status if response is not None else None
         yield self.failure(request, status, f"{type(failure.value).__name__}: {failure.getErrorMessage()}")
 
+    def replay_request(self) -> Request:
+        """A local ``data:`` request whose callback replays stored items.
+
+        Items yielded straight from ``start()`` keep Scrapy 2.19 from closing
+        on Ctrl-C while they are processed; from a callback they do not.
+        """
+        return Request("data:,replay", callback=self.parse_replay, dont_filter=True, priority=1000)
+
+    def parse_replay(self, response: Response) -> Iterator[Any]:
+        raise NotImplementedError
+
     def items_for(self, record: Any) -> tuple[ModelItem | None, list[EdgeItem]]:
         """A record's model item and parent edges; (None, []) for a record without an id."""
         item = model_item(record) if isinstance(record, dict) else None
-        if item is None:
+        if item is None or not is_repo_id(item.id.strip()):
             self.crawler.stats.inc_value("hfspider/bad_record")
             return None, []
         return item, edge_items(record)

@@ -55,21 +55,23 @@ class HubIndexSpider(HubSpider):
         super().__init__()
 
     async def start(self) -> AsyncIterator[Any]:
-        url = database_url(self.settings)
-        walk = state.load_walk(url, self.crawl_key, self.full)
+        walk = state.load_walk(database_url(self.settings), self.crawl_key, self.full)
         if walk.replay_since:
             self.logger.info("resuming an unfinished walk from %s", walk.next_url or "its first page")
-            for item in state.replay(url, walk.replay_since):
-                yield item
+            self._replay_since = walk.replay_since
+            yield self.replay_request()
             jobdir = self.crawler.get_extension(CrashSafeJobDir)
-            if jobdir and jobdir.queue_intact:
-                return  # JOBDIR's queue holds the next page
+            if jobdir and jobdir.queue_intact and walk.outcome == "shutdown" and not walk.failed:
+                return  # a clean pause: JOBDIR's queue holds the next page
         if walk.since:
             self.logger.info("refreshing: models modified since %s", walk.since)
         self.crawler.stats.set_value("hfspider/refresh_since", walk.since or "")
         sort = "lastModified" if walk.since else "createdAt"
         first = walk.next_url or listing_url(self.hub, [*self.args.params(), ("sort", sort)])
         yield self._page(first, walk.since, ())
+
+    def parse_replay(self, response: Response) -> Iterator[Any]:
+        yield from state.replay_since(database_url(self.settings), self._replay_since)
 
     def _page(self, url: str, since: str | None, pages: tuple[str, ...]) -> Request:
         return Request(url, callback=self.parse_page, errback=self.failed, meta={"hf_since": since, "hf_pages": pages}, dont_filter=True)

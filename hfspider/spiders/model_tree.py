@@ -51,20 +51,21 @@ class ModelTreeSpider(HubSpider):
         #: Roots as the Hub spells them, once their records arrive.
         self.roots: list[str] = list(self.args.roots)
         self._best: dict[tuple[str, str], int] = {}
+        self._stored_roots: set[str] = set()
+        self._replay: list[str] = []  # stored members to replay for the feeds
 
     async def start(self) -> AsyncIterator[Any]:
         if self.args.top:
             url = listing_url(self.hub, [("sort", "likes")], expand=("likes",), limit=min(self.args.top, PAGE_SIZE))
             yield self._top_request(self.args.top, url)
-        resume = self._resume(self.args.roots)
-        for item in resume:
-            yield item
+        for request in self._resume(self.args.roots):
+            yield request
         for root in self.args.roots:
             request = self._root_request(root)
             if request:
                 yield request
 
-    def _resume(self, roots: Iterable[str]) -> Iterator[Any]:
+    def _resume(self, roots: Iterable[str]) -> Iterator[Request]:
         """Replay what an unfinished run of this crawl stored, and list what it had not."""
         found = state.load(
             database_url(self.settings),
@@ -77,20 +78,28 @@ class ModelTreeSpider(HubSpider):
         if found is None:
             return
         self.logger.info("resuming: %d models stored, %d listed (last run: %s)", len(found.depth), len(found.listed), found.outcome)
-        self.crawler.stats.set_value("hfspider/resumed_models", len(found.depth))
+        self.crawler.stats.inc_value("hfspider/resumed_models", len(found.depth))
         self.roots = [found.roots.get(r, r) for r in self.roots]
-        self._stored_roots = set(found.roots)
-        yield from (ModelItem(**row) for row in found.models)
-        yield from (EdgeItem(**row) for row in found.edges)
+        self._stored_roots |= set(found.roots)
+        self._replay += sorted(found.depth)
+        yield self.replay_request()
         for model, depth in found.depth.items():
             self._best[("down", model)] = depth
-        # After a clean pause, JOBDIR's queue holds the rest; otherwise the database says what it is.
+        if self.args.direction == "up":
+            return
+        # After a clean pause JOBDIR's queue holds the pending listings, but not the failed ones;
+        # otherwise the database alone says what is left.
         jobdir = self.crawler.get_extension(CrashSafeJobDir)
-        if self.args.direction != "up" and not (jobdir and jobdir.queue_intact):
-            for model, depth in sorted(found.depth.items(), key=lambda kv: kv[1]):
-                if model not in found.listed and (self.args.max_depth is None or depth < self.args.max_depth):
-                    self.crawler.stats.inc_value("hfspider/resumed_listings")
-                    yield self._listing(model, depth)
+        queue_intact = bool(jobdir and jobdir.queue_intact and found.outcome == "shutdown")
+        for model, depth in sorted(found.depth.items(), key=lambda kv: kv[1]):
+            missing = model not in found.listed and (not queue_intact or model in found.failed)
+            if missing and (self.args.max_depth is None or depth < self.args.max_depth):
+                self.crawler.stats.inc_value("hfspider/resumed_listings")
+                yield self._listing(model, depth)
+
+    def parse_replay(self, response: Response) -> Iterator[Any]:
+        ids, self._replay = self._replay, []
+        yield from state.replay_members(database_url(self.settings), ids)
 
     # -- roots -------------------------------------------------------------
 
@@ -99,7 +108,7 @@ class ModelTreeSpider(HubSpider):
         return Request(url, callback=self.parse_top, errback=self.failed, meta={"hf_wanted": wanted}, dont_filter=True)
 
     def _root_request(self, root: str) -> Request | None:
-        if root in getattr(self, "_stored_roots", ()) and self.args.direction == "down":
+        if root in self._stored_roots and self.args.direction == "down":
             return None
         meta = {"hf_root": root, "handle_httpstatus_list": NOT_THERE}
         return Request(model_url(self.hub, root), callback=self.parse_root, errback=self.failed, meta=meta, dont_filter=True)
