@@ -24,6 +24,7 @@ from sqlalchemy import Connection, Engine, Table, create_engine, delete, event, 
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from twisted.internet import task
 
 from hfspider.arguments import TreeArguments
 from hfspider.items import EdgeItem, FailureItem, ListedItem, ModelItem, PageItem, StoredEdgeItem, StoredModelItem
@@ -210,7 +211,14 @@ class StorePipeline:
         }
         return conn.execute(insert(crawl_runs).values(**values)).inserted_primary_key[0]
 
+    def open_spider(self, spider: Any = None) -> None:
+        # Also flush on a timer: during a long quota wait no item arrives to trigger it.
+        self.timer = task.LoopingCall(self.flush)
+        self.timer.start(self.flush_seconds, now=False)
+
     def close_spider(self, spider: Any = None) -> None:
+        if self.timer.running:
+            self.timer.stop()
         self.flush()
 
     def spider_closed(self, spider: Any, reason: str) -> None:

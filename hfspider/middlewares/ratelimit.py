@@ -47,6 +47,7 @@ class RateLimitMiddleware:
         self.remaining: int | None = None
         self.reset_at = 0.0  # the earliest end of the current window that its answers agree on
         self.in_flight = 0
+        self.rate_limited = 0  # 429s in a row
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> RateLimitMiddleware:
@@ -96,10 +97,15 @@ class RateLimitMiddleware:
         budget = parse(_header(response, b"RateLimit"), _header(response, b"RateLimit-Policy"))
         self._pace(budget)
         if response.status != 429:
+            self.rate_limited = 0
             return response
         wait = retry_after(_header(response, b"Retry-After"))
         if wait is None:
-            wait = budget.reset if budget.reset is not None else 1.0
+            wait = budget.reset
+        self.rate_limited += 1
+        if wait is None:  # no hint at all: back off, doubling up to a minute
+            wait = min(2.0 ** (self.rate_limited - 1), 60.0)
+        wait = max(wait, 1.0)  # as huggingface_hub does (t + 1): never hammer on "0"
         self.remaining, self.reset_at = 0, time.monotonic() + wait - MARGIN
         self.stats.inc_value("hfspider/rate_limited")
         logger.info("Hub quota used up (429): waiting %.1f s, then retrying %s", wait, request.url)
