@@ -214,3 +214,17 @@ def wait_for_log(process: Any, words: str, timeout: float = 60) -> None:
         if words in line:
             return
     raise AssertionError(f"no log line with {words!r}")
+
+
+def test_ctrl_c_does_not_wait_for_the_quota_window(server: ReplicaServer, tmp_path: Path) -> None:
+    root, _family = LARGE
+    server.quota, server.window = 30, 120
+    process = start_crawl(tmp_path / "out", "model_tree", f"root={root}", endpoint=server.url, settings={"JOBDIR": tmp_path / "job"})
+    deadline = time.monotonic() + 60
+    while sum(1 for _m, _p, status, _a in server.requests if status == 200) < 30 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(1)  # the crawl now waits for a window that resets in about two minutes
+    stopped_at = time.monotonic()
+    process.send_signal(signal.SIGINT)
+    assert process.wait(60) == 0
+    assert time.monotonic() - stopped_at < 20

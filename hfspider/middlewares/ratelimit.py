@@ -40,6 +40,7 @@ class RateLimitMiddleware:
     """
 
     def __init__(self, crawler: Crawler, host: str) -> None:
+        self.crawler = crawler
         self.stats = crawler.stats
         self.host = host
         self.interval = 0.0
@@ -62,16 +63,20 @@ class RateLimitMiddleware:
         # Waiters re-check every POLL seconds, so a new pace or a new window applies to them at once.
         while True:
             now = time.monotonic()
+            if not self.crawler.crawling:
+                # Stopping (Ctrl-C): don't hold shutdown for the window to reset. The Hub
+                # answers 429, which costs no quota, and the request goes back to the queue.
+                break
             if self.remaining is not None and self.remaining - self.in_flight <= 0:
                 if now < self.reset_at + MARGIN:
                     await asyncio.sleep(min(self.reset_at + MARGIN - now, POLL))
                     continue
                 self.remaining = None  # a new window: its budget arrives with the next answer
             if now >= self.last_sent + self.interval:
-                self.last_sent = now
-                self.in_flight += 1
-                return
+                break
             await asyncio.sleep(min(self.last_sent + self.interval - now, POLL))
+        self.last_sent = time.monotonic()
+        self.in_flight += 1
 
     def _pace(self, budget: Budget) -> None:
         """Spread what is left of the window over the calls left in it."""
