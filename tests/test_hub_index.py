@@ -7,6 +7,7 @@ import math
 import signal
 import subprocess
 import sys
+import time
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
@@ -159,3 +160,23 @@ def test_index_killed_then_resumed(tmp_path: Path) -> None:
         result = crawl(output, "hub_index", endpoint=server.url, settings=settings)
     assert_index(result, records)
     assert listing_calls(server) < math.ceil(len(Truth(records).public) / 1000) - 3  # went on, did not start over
+
+
+def test_walk_is_stable_while_the_hub_grows_and_changes(tmp_path: Path) -> None:
+    records = generate(6000, seed=26)
+    hub = Hub(records)
+    public = sorted((r for r in records if not r.get("private")), key=lambda r: r["createdAt"])
+    with ReplicaServer(hub, latency=0.5) as server:
+        process = start_crawl(tmp_path / "out", "hub_index", endpoint=server.url)
+        while not any(path.startswith("/api/models?") for _m, path, _s, _a in server.requests):
+            time.sleep(0.05)
+        # While the walk is under way: new models arrive, and old ones not yet listed are edited.
+        for i in range(1500):
+            hub.upsert({"id": f"new/model-{i}", "tags": [], "createdAt": now(), "lastModified": now()})
+        for record in public[:300]:
+            hub.upsert({**record, "likes": 1, "lastModified": now()})
+        assert process.wait(120) == 0
+    result = CrawlResult(0, "", "", tmp_path / "out")
+    models = Counter(line["id"] for line in result.feed("models.jsonl"))
+    assert {r["id"] for r in public} <= set(models)  # no model that was there when the walk began is missed
+    assert set(models.values()) == {1}
