@@ -602,6 +602,14 @@ def test_error_faults_answer_json(synth_records: list[dict], code: str) -> None:
     assert status == int(code) and body["error"] and headers["RateLimit"]
 
 
+def test_garbage_fault_is_a_200_that_is_not_json(synth_records: list[dict]) -> None:
+    with ReplicaServer(Hub(synth_records), faults={"garbage": 1.0}) as server, urllib.request.urlopen(f"{server.url}/api/models") as answer:
+        status, body = answer.status, answer.read()
+    assert status == 200
+    with pytest.raises(ValueError):
+        json.loads(body)
+
+
 def test_reset_and_truncate_faults_break_the_connection(synth_records: list[dict]) -> None:
     with ReplicaServer(Hub(synth_records), faults={"reset": 1.0}) as server:
         with pytest.raises((ConnectionError, http.client.HTTPException, urllib.error.URLError)):
