@@ -53,6 +53,7 @@ class HubIndexSpider(HubSpider):
         self.args = IndexArguments.parse(kwargs)
         self.full = full_flag(kwargs)
         super().__init__()
+        self._replay_since = ""  # set when resuming: models fetched since then are replayed
 
     async def start(self) -> AsyncIterator[Any]:
         walk = state.load_walk(database_url(self.settings), self.crawl_key, self.full)
