@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -83,3 +84,29 @@ def test_postgres_takes_what_the_hub_sends(postgres_url: str, run_crawl) -> None
     assert {r["id"] for r in rows["models"]} == {r["id"] for r in records}
     assert {(e["child_id"], e["parent_id"]) for e in rows["edges"]} >= {("bad/odd-tag", "bad/root")}
     assert all(e["parent_id"] != long_parent for e in rows["edges"])
+
+
+def test_database_failure_mid_crawl_stops_with_one_line(postgres_url: str, tmp_path: Path) -> None:
+    from tests.conftest import start_crawl
+
+    records = generate(3000, seed=4)
+    root, _family = Truth(records).biggest_family()
+    schema = postgres_url.rsplit("%3D", 1)[1]
+    with ReplicaServer(Hub(records), latency=0.05) as server:
+        settings = {"HFSPIDER_DB_URL": postgres_url, "HFSPIDER_BATCH_SIZE": 20, "CONCURRENT_REQUESTS": 2}
+        process = start_crawl(tmp_path / "out", "model_tree", f"root={root}", endpoint=server.url, settings=settings)
+        engine = create_engine(SERVER)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            with engine.connect() as conn:
+                if conn.execute(text(f"SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = '{schema}'")).scalar():
+                    break
+            time.sleep(0.1)
+        time.sleep(1)
+        with engine.begin() as conn:  # the database loses its tables under the crawl
+            conn.execute(text(f"DROP TABLE {schema}.edges CASCADE"))
+        engine.dispose()
+        _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 1
+    assert "Traceback" not in stderr
+    assert "db_error" in stderr.strip().splitlines()[-1] and "run the same command again" in stderr.strip().splitlines()[-1]
