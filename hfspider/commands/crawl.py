@@ -22,8 +22,11 @@ def _can_open(url: str) -> None:
     """Connect once before crawling, so an unreachable database is one line, not a stalled crawl."""
     try:
         if database_exists(url):
-            with open_engine(url).connect():
-                pass
+            engine = open_engine(url)
+            try:
+                engine.connect().close()
+            finally:
+                engine.dispose()
         else:
             Path(make_url(url).database or ".").parent.mkdir(parents=True, exist_ok=True)
     except (OSError, SQLAlchemyError) as error:
