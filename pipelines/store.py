@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from dataclasses import asdict, is_dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -119,7 +118,6 @@ class StorePipeline:
         self.failures: list[dict[str, Any]] = []
         self.next_page: str | None = None
         self.broken = False
-        self.last_flush = time.monotonic()
         self.started_at = now()
         self.run_id: int | None = None
         crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
@@ -148,11 +146,8 @@ class StorePipeline:
             self.next_page = item.next_url
         else:
             return item
-        if (
-            len(self.models) + len(self.edges) + len(self.listed) >= self.batch_size
-            or time.monotonic() - self.last_flush > self.flush_seconds
-        ):
-            self.flush()
+        if len(self.models) + len(self.edges) + len(self.listed) >= self.batch_size:
+            self.flush()  # besides the timer started in open_spider
         return item
 
     @property
@@ -165,7 +160,6 @@ class StorePipeline:
         If the database refuses, the crawl stops (reason ``db_error``): what was
         not written is simply not marked done, so the same command fetches it again.
         """
-        self.last_flush = time.monotonic()
         if self.broken or not (self.models or self.edges or self.listed or self.failures or self.next_page):
             return
         try:

@@ -6,7 +6,7 @@ import json
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
@@ -63,8 +63,9 @@ class _LoopingHub(BaseHTTPRequestHandler):
         else:
             page = "cursor=again" in parts.query
             body = [{"id": "loop/kid-2" if page else "loop/kid-1", "tags": ["base_model:loop/root", "base_model:finetune:loop/root"]}]
-            base = self.path.split("&cursor=")[0] if "filter=base_model%3Aloop%2Froot" in self.path or "loop/root" in self.path else ""
-            link = f"http://127.0.0.1:{self.server.server_port}{base}&cursor=again" if base else None
+            # The root's listing: every page, the second included, points at the second page again.
+            looping = ("filter", "base_model:loop/root") in parse_qsl(parts.query)
+            link = f"http://127.0.0.1:{self.server.server_port}{self.path.split('&cursor=')[0]}&cursor=again" if looping else None
         data = json.dumps(body).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")

@@ -137,7 +137,8 @@ def test_tree_command_errors(tmp_path: Path) -> None:
         command = [sys.executable, "-m", "scrapy", "tree", *args, "-s", f"HFSPIDER_OUTPUT={tmp_path}"]
         return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
 
-    assert tree("a/b").returncode == 2 and "no database" in tree("a/b").stderr
+    missing = tree("a/b")
+    assert missing.returncode == 2 and "no database" in missing.stderr
     assert "not a model id" in tree("../x").stderr
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 import signal
 import time
@@ -70,7 +71,7 @@ def test_quota_paced_crawl_is_near_the_floor(server: ReplicaServer, tmp_path: Pa
     floor = calls / 25 * 2
     assert statuses[429] <= 0.02 * calls, statuses
     elapsed = result.rows("SELECT stats FROM crawl_runs")[0][0]
-    crawl_time = float(__import__("json").loads(elapsed)["elapsed_time_seconds"])
+    crawl_time = float(json.loads(elapsed)["elapsed_time_seconds"])
     assert crawl_time <= 1.3 * floor, (crawl_time, floor)
     assert wall <= 1.3 * floor + 10  # plus Scrapy's start-up, generously
 
@@ -201,10 +202,7 @@ def test_a_resume_stopped_during_its_replay_loses_nothing(server: ReplicaServer,
 
 
 def crawl_rows(output: Path, query: str) -> int:
-    import sqlite3
-
-    with sqlite3.connect(output / "hfspider.sqlite") as conn:
-        return conn.execute(query).fetchone()[0]
+    return CrawlResult(0, "", "", output).rows(query)[0][0]
 
 
 def wait_for_log(process: Any, words: str, timeout: float = 60) -> None:

@@ -6,6 +6,7 @@ import hashlib
 import json
 from collections.abc import Iterator
 from dataclasses import asdict, is_dataclass
+from functools import cached_property
 from typing import Any
 
 import scrapy
@@ -31,7 +32,7 @@ class HubSpider(scrapy.Spider):
             self._hub = endpoint(self.settings.get("HF_ENDPOINT"))
         return self._hub
 
-    @property
+    @cached_property
     def crawl_key(self) -> str:
         """Same spider and arguments, same key: a run finds the unfinished crawl it continues by it."""
         arguments = asdict(self.args) if is_dataclass(self.args) else {}
