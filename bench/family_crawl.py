@@ -4,13 +4,14 @@
 
 Both crawl the same family from a synthetic Hub replica answering after
 ``--latency`` seconds; the replica counts their calls. Both must find exactly
-the family that ``tests/truth.py`` computes from the records.
+the family that ``hfspider/replica/truth.py`` computes from the records.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sqlite3
 import subprocess
 import sys
@@ -25,9 +26,10 @@ from typing import Any
 from huggingface_hub import HfApi
 
 from hfspider.hub.endpoint import EXPAND
-from tests.conftest import ROOT, crawl_command
-from tests.replica import Hub, ReplicaServer, generate
-from tests.truth import Truth
+from hfspider.replica import Hub, ReplicaServer, generate
+from hfspider.replica.truth import Truth
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @dataclass
@@ -100,7 +102,10 @@ def largest_fitting(truth: Truth, candidates: Sequence[str], min_size: int, max_
 
 def run_hfspider(server: ReplicaServer, root: str, output: Path, settings: dict[str, Any] | None = None) -> SpiderRun:
     """``scrapy crawl model_tree -a root=ROOT`` in a subprocess, HF_ENDPOINT at the replica, no token."""
-    command, environment = crawl_command(output, "model_tree", f"root={root}", endpoint=server.url, settings=settings)
+    command = [sys.executable, "-m", "scrapy", "crawl", "model_tree", "-a", f"root={root}", "-s", f"HFSPIDER_OUTPUT={output}"]
+    command += [arg for key, value in (settings or {}).items() for arg in ("-s", f"{key}={value}")]
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "HUGGING_FACE"))}
+    environment |= {"HF_ENDPOINT": server.url, "HF_HOME": str(output.parent / "hf-home")}  # no stray token
     start = time.perf_counter()
     done = subprocess.run(command, cwd=ROOT, env=environment, capture_output=True, text=True, check=False)
     wall = time.perf_counter() - start

@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from tests.replica import Hub, ReplicaServer, generate
+from hfspider.replica import Hub, ReplicaServer, generate
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -17,8 +17,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bench.family_crawl import add_setting_option, compare, largest_fitting, run_hfspider, table
-from tests.replica import Hub, ReplicaServer, generate
-from tests.truth import Truth
+from hfspider.replica import Hub, ReplicaServer, generate
+from hfspider.replica.truth import Truth
 
 
 def pick_family(truth: Truth, min_size: int, max_size: int) -> tuple[str, dict[str, int]]:
@@ -89,7 +89,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if problems:
         print("NOT EXACT:\n  " + "\n  ".join(problems))
         return 1
-    print(f"family: exact ({len(family):,} models, as tests/truth.py computes it)")
+    print(f"family: exact ({len(family):,} models, as hfspider/replica/truth.py computes it)")
     return 0
 
 

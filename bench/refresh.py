@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.hub_index import run_index
-from tests.replica import Hub, ReplicaServer, generate
+from hfspider.replica import Hub, ReplicaServer, generate
 
 
 def main() -> None:

@@ -10,7 +10,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
-from tests.replica import Hub, ReplicaServer
+from hfspider.replica import Hub, ReplicaServer
 
 LINEAGE = ["base_model:bad/root", "base_model:finetune:bad/root"]
 UNICODE_ID = "bad/ünïcödé-模型"

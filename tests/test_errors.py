@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from hfspider.replica import Hub, ReplicaServer
 from tests.conftest import CrawlResult
-from tests.replica import Hub, ReplicaServer
 
 RECORDS = [
     {"id": "org/root", "tags": []},

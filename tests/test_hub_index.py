@@ -13,10 +13,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from hfspider.replica import Hub, ReplicaServer, generate
+from hfspider.replica.truth import Truth
 from tests.conftest import ROOT, CrawlResult, crawl, needs_real_data, start_crawl
-from tests.replica import Hub, ReplicaServer, generate
 from tests.test_resilience import wait_for_rows
-from tests.truth import Truth
 
 
 def stored(result: CrawlResult) -> tuple[set[str], set[tuple[str, str, str]]]:

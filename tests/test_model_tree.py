@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
+from hfspider.replica import Hub, ReplicaServer, generate
+from hfspider.replica.truth import Truth
 from tests.conftest import CrawlResult, needs_real_data
-from tests.replica import Hub, ReplicaServer, generate
-from tests.truth import Truth
 
 # The eight families of ../shared/data/README.md, by depth (an independent count).
 REAL_FAMILIES = {

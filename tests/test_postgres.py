@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, select, text
 
+from hfspider.replica import Hub, ReplicaServer, generate
+from hfspider.replica.truth import Truth
 from pipelines.schema import edges, models, tree_members
-from tests.replica import Hub, ReplicaServer, generate
-from tests.truth import Truth
 
 SERVER = os.environ.get("HFSPIDER_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 

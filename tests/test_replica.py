@@ -29,7 +29,7 @@ import pytest
 from huggingface_hub import HfApi
 from huggingface_hub.errors import BadRequestError, HfHubHTTPError, RepositoryNotFoundError, RevisionNotFoundError
 
-from tests.replica import Hub, ReplicaServer, generate
+from hfspider.replica import Hub, ReplicaServer, generate
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "data" / "real-hub-sample.jsonl"
@@ -675,7 +675,7 @@ def test_hub_upsert_remove_and_get(tmp_path: Path) -> None:
 
 def test_cli_serves_until_interrupted() -> None:
     process = subprocess.Popen(
-        [sys.executable, "-m", "tests.replica", "--synthetic", "50", "--port", "0", "--quota", "99"],
+        [sys.executable, "-m", "scrapy", "replica", "--synthetic", "50", "--port", "0", "--quota", "99"],
         cwd=REPO,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -702,6 +702,10 @@ def test_cli_serves_until_interrupted() -> None:
     [[], ["--synthetic", "many"], ["--data", "/nonexistent/records.jsonl"], ["--synthetic", "10", "--port", "70000"], ["--nope"]],
 )
 def test_cli_rejects_bad_arguments_in_one_line(args: list[str]) -> None:
-    done = subprocess.run([sys.executable, "-m", "tests.replica", *args], cwd=REPO, capture_output=True, text=True, timeout=30)
+    done = subprocess.run([sys.executable, "-m", "hfspider.replica", *args], cwd=REPO, capture_output=True, text=True, timeout=30)
     assert done.returncode == 2
     assert len(done.stderr.splitlines()) == 1 and "error" in done.stderr
+    # The Scrapy command shows its usage, then the same error as its last line.
+    done = subprocess.run([sys.executable, "-m", "scrapy", "replica", *args], cwd=REPO, capture_output=True, text=True, timeout=30)
+    assert done.returncode == 2
+    assert "error" in (done.stdout + done.stderr).strip().splitlines()[-1]

@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
+from hfspider.replica import Hub, ReplicaServer, generate
+from hfspider.replica.truth import Truth
 from tests.conftest import CrawlResult, crawl, start_crawl, wait_for_rows
-from tests.replica import Hub, ReplicaServer, generate
-from tests.truth import Truth
 
 RELATIONS = ("finetune", "adapter", "quantized", "merge")
 

@@ -1,6 +1,6 @@
 """Seeded synthetic Hub: records shaped like the real ones, at any size from 10 to 1,000,000.
 
-Lineage follows the Scale section of hub-api.md: about 30% of models have
+Lineage follows the Hub's measured shape: about 30% of models have
 parents, fan-out is heavy-tailed (Zipf), relations follow the 2025 edge mix,
 chains run several levels deep, and the quirks a crawler must survive are
 planted on purpose: self-loops, 2-cycles, parents missing from the hub,

@@ -1,7 +1,8 @@
 """The replica's HTTP face: routes, errors, rate-limit headers, latency and injected faults.
 
-What the Hub answers, and how, follows /work/shared/hub-api.md; the data and
-query semantics live in `store.py`.
+What the Hub answers, and how, follows the Hub API as hfspider relies on it
+(listing, model info, error table, RateLimit headers); the data and query
+semantics live in `store.py`.
 """
 
 from __future__ import annotations

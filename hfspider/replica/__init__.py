@@ -1,4 +1,4 @@
-"""A Hugging Face Hub replica for tests, benchmarks and the offline demo (see hub-api.md)."""
+"""A Hugging Face Hub replica on this machine: for offline demos, benchmarks and tests (``scrapy replica``)."""
 
 from .server import ReplicaServer
 from .store import Hub

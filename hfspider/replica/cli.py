@@ -1,4 +1,4 @@
-"""Run the Hub replica from a shell: `python -m tests.replica --data FILE.jsonl --synthetic N ...`."""
+"""The replica's command line, shared by ``scrapy replica`` and ``python -m hfspider.replica``."""
 
 from __future__ import annotations
 
@@ -7,21 +7,14 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import NoReturn
 
 from .server import FAULT_KINDS, ReplicaServer
 from .store import Hub, read_jsonl
 from .synth import generate
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        """One line on stderr and exit 2 (argparse would add the whole usage)."""
-        self.exit(2, f"{self.prog}: error: {message}\n")
-
-
-def _parser() -> _Parser:
-    parser = _Parser(prog="python -m tests.replica", description="Serve a Hugging Face Hub replica on this machine.")
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The replica's options, on an existing parser (Scrapy's command parser or a plain one)."""
     parser.add_argument(
         "--data",
         action="append",
@@ -46,39 +39,44 @@ def _parser() -> _Parser:
         help=f"chance that a request meets a fault, split evenly over: {', '.join(FAULT_KINDS)}",
     )
     parser.add_argument("--limit-over-max", choices=("400", "clamp"), default="400", help="answer to limit > 1000")
-    return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = _parser()
-    args = parser.parse_args(argv)
+def problem(args: argparse.Namespace) -> str | None:
+    """What is wrong with the options, in one line, or None."""
     if not args.data and args.synthetic <= 0:
-        parser.error("nothing to serve: give --data FILE.jsonl and/or --synthetic N")
+        return "nothing to serve: give --data FILE.jsonl and/or --synthetic N"
     if not 0 <= args.fault_rate <= 1:
-        parser.error("--fault-rate must be between 0 and 1")
+        return "--fault-rate must be between 0 and 1"
     for path in args.data:
         if not path.is_file():
-            parser.error(f"no such file: {path}")
-    try:
-        hub = Hub([*generate(args.synthetic, args.seed), *(rec for path in args.data for rec in read_jsonl(path))])
-        faults = {kind: args.fault_rate / len(FAULT_KINDS) for kind in FAULT_KINDS} if args.fault_rate else None
-        server = ReplicaServer(
-            hub,
-            quota=args.quota,
-            window=args.window,
-            retry_after=args.retry_after,
-            latency=args.latency,
-            limit_over_max=args.limit_over_max,
-            faults=faults,
-            faults_seed=args.seed,
-            host=args.host,
-            port=args.port,
-        ).start()
-    except (OSError, ValueError) as exc:
-        parser.error(str(exc))
+            return f"no such file: {path}"
+    return None
+
+
+def start(args: argparse.Namespace) -> tuple[ReplicaServer, int]:
+    """Load the records and start serving; raises OSError or ValueError with a one-line message."""
+    hub = Hub([*generate(args.synthetic, args.seed), *(rec for path in args.data for rec in read_jsonl(path))])
+    faults = {kind: args.fault_rate / len(FAULT_KINDS) for kind in FAULT_KINDS} if args.fault_rate else None
+    server = ReplicaServer(
+        hub,
+        quota=args.quota,
+        window=args.window,
+        retry_after=args.retry_after,
+        latency=args.latency,
+        limit_over_max=args.limit_over_max,
+        faults=faults,
+        faults_seed=args.seed,
+        host=args.host,
+        port=args.port,
+    ).start()
+    return server, len(hub)
+
+
+def serve_forever(server: ReplicaServer, size: int) -> None:
+    """Serve until SIGTERM or Ctrl-C, even when started in the background."""
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    signal.signal(signal.SIGINT, signal.default_int_handler)  # even when started in the background
-    print(f"Hub replica serving {len(hub)} models at {server.url}", flush=True)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    print(f"Hub replica serving {size} models at {server.url}", flush=True)
     try:
         while True:
             time.sleep(3600)
@@ -86,8 +84,3 @@ def main(argv: list[str] | None = None) -> int:
         pass
     finally:
         server.stop()
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
