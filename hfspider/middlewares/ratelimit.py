@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -39,8 +40,17 @@ class RateLimitMiddleware:
     flight), so a slightly early estimate cannot overrun the quota.
     """
 
-    def __init__(self, crawler: Crawler, host: str) -> None:
+    def __init__(
+        self,
+        crawler: Crawler,
+        host: str,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
         self.crawler = crawler
+        self.clock = clock  # injectable, so tests can run a fake clock instead of waiting
+        self.sleep = sleep
         self.stats = crawler.stats
         self.host = host
         self.interval = 0.0
@@ -62,27 +72,27 @@ class RateLimitMiddleware:
             return
         # Waiters re-check every POLL seconds, so a new pace or a new window applies to them at once.
         while True:
-            now = time.monotonic()
+            now = self.clock()
             if not self.crawler.crawling:
                 # Stopping (Ctrl-C): don't hold shutdown for the window to reset. The Hub
                 # answers 429, which costs no quota, and the request goes back to the queue.
                 break
             if self.remaining is not None and self.remaining - self.in_flight <= 0:
                 if now < self.reset_at + MARGIN:
-                    await asyncio.sleep(min(self.reset_at + MARGIN - now, POLL))
+                    await self.sleep(min(self.reset_at + MARGIN - now, POLL))
                     continue
                 self.remaining = None  # a new window: its budget arrives with the next answer
             if now >= self.last_sent + self.interval:
                 break
-            await asyncio.sleep(min(self.last_sent + self.interval - now, POLL))
-        self.last_sent = time.monotonic()
+            await self.sleep(min(self.last_sent + self.interval - now, POLL))
+        self.last_sent = self.clock()
         self.in_flight += 1
 
     def _pace(self, budget: Budget) -> None:
         """Spread what is left of the window over the calls left in it."""
         if budget.remaining is None or budget.reset is None:
             return
-        now = time.monotonic()
+        now = self.clock()
         new_window = self.remaining is None or budget.remaining > self.remaining or now >= self.reset_at
         end = now + budget.reset
         self.reset_at = end if new_window else min(self.reset_at, end)
@@ -111,7 +121,7 @@ class RateLimitMiddleware:
         if wait is None:  # no hint at all: back off, doubling up to a minute
             wait = min(2.0 ** (self.rate_limited - 1), 60.0)
         wait = max(wait, 1.0)  # as huggingface_hub does (t + 1): never hammer on "0"
-        self.remaining, self.reset_at = 0, time.monotonic() + wait - MARGIN
+        self.remaining, self.reset_at = 0, self.clock() + wait - MARGIN
         self.stats.inc_value("hfspider/rate_limited")
         logger.info("Hub quota used up (429): waiting %.1f s, then retrying %s", wait, request.url)
         # The same request again, bypassing the dupefilter; a 429 is not a failure and not a retry.
