@@ -8,12 +8,15 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from scrapy.crawler import Crawler
+from scrapy.settings import Settings
+from scrapy.utils.test import get_reactor_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data" / "real-hub-sample.jsonl"
@@ -94,6 +97,36 @@ def run_crawl(tmp_path: Path) -> Iterator[Any]:
         return crawl(output, kwargs.pop("spider", "model_tree"), *args, **kwargs)
 
     yield run
+
+
+@pytest.fixture
+def hub_crawler(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Crawler]]:
+    """Crawlers built in process as ``scrapy crawl`` builds them, up to (not including) the engine.
+
+    ``get_crawler`` builds the extensions before there is a spider, but CrawlRun
+    needs the spider's arguments, so the order here is ``Crawler.crawl``'s:
+    project settings, the spider with its ``-a`` arguments, then the extensions.
+    No reactor is installed (``get_reactor_settings``). Every crawler writes
+    under ``tmp_path/output``, so a second one finds the first one's database.
+    """
+    from hfspider.db import database_url, dispose
+
+    monkeypatch.delenv("HF_ENDPOINT", raising=False)
+    urls: set[str] = set()
+
+    def make(spidercls: type[Any], settings: dict[str, Any] | None = None, **arguments: Any) -> Crawler:
+        values = Settings()
+        values.setmodule("hfspider.settings", priority="project")
+        values.setdict({**get_reactor_settings(), "HFSPIDER_OUTPUT": str(tmp_path / "output"), **(settings or {})}, priority="cmdline")
+        crawler = Crawler(spidercls, values)
+        crawler.spider = crawler._create_spider(**arguments)
+        urls.add(database_url(crawler.settings))
+        crawler._apply_settings()
+        return crawler
+
+    yield make
+    for url in urls:
+        dispose(url)
 
 
 def wait_for_rows(db: Path, minimum: int, timeout: float = 60) -> None:
