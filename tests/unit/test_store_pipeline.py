@@ -1,0 +1,316 @@
+"""StorePipeline on a temporary SQLite: batched writes, marks recorded and dropped, edges replaced, a database failure stops writing."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable, Iterable
+from contextlib import closing, suppress
+from pathlib import Path
+from typing import Any
+
+import pytest
+from scrapy.crawler import Crawler
+from scrapy.exceptions import DropItem
+
+from hfspider.extensions.crawlrun import CrawlRun
+from hfspider.hub.lineage import SOURCE_CARD, SOURCE_LISTING, SOURCE_TAGS
+from hfspider.items import EdgeItem, ModelItem, StoredEdgeItem, StoredModelItem
+from hfspider.marks import Failed, Listed, PageDone
+from hfspider.spiders.model_tree import ModelTreeSpider
+from pipelines.store import StorePipeline
+
+MakeCrawler = Callable[..., Crawler]
+Edge = tuple[str, str, str, str]  # child, parent, relation, source
+PARENT = "org/base"
+
+
+class FakeEngine:
+    """Stands in for Scrapy's engine: records the close a database failure asks for."""
+
+    def __init__(self, spider: Any) -> None:
+        self.spider = spider
+        self.closed: list[str] = []
+
+    def close_spider_async(self, reason: str) -> None:
+        self.closed.append(reason)
+
+
+def db_file(crawler: Crawler) -> Path:
+    return Path(crawler.settings["HFSPIDER_OUTPUT"]) / "hfspider.sqlite"
+
+
+def rows(crawler: Crawler, query: str, params: Iterable[Any] = ()) -> list[tuple[Any, ...]]:
+    """Read the database with the stdlib, independently of the code under test."""
+    with closing(sqlite3.connect(db_file(crawler))) as conn:
+        return conn.execute(query, tuple(params)).fetchall()
+
+
+def execute(crawler: Crawler, query: str, params: Iterable[tuple[Any, ...]] = ((),)) -> None:
+    """Write with the stdlib, as another process would."""
+    with closing(sqlite3.connect(db_file(crawler))) as conn, conn:
+        conn.executemany(query, list(params))
+
+
+def stored_models(crawler: Crawler) -> set[str]:
+    return {m for (m,) in rows(crawler, "SELECT id FROM models")}
+
+
+def stored_edges(crawler: Crawler) -> set[Edge]:
+    return set(rows(crawler, "SELECT child_id, parent_id, relation, source FROM edges"))  # type: ignore[arg-type]
+
+
+def model(model_id: str, **fields: Any) -> ModelItem:
+    return ModelItem(id=model_id, fetched_at="2025-06-01T00:00:00Z", **fields)
+
+
+def edge(child: str, parent: str = PARENT, relation: str = "finetune", source: str = SOURCE_TAGS) -> EdgeItem:
+    return EdgeItem(child, parent, relation, source)
+
+
+@pytest.fixture
+def make_store(hub_crawler: MakeCrawler) -> Callable[..., tuple[StorePipeline, Crawler]]:
+    """A store on a fresh crawl of ``org/base``, built from the crawler as Scrapy builds it; no timer (it needs a reactor)."""
+
+    def make(batch_size: int = 1000) -> tuple[StorePipeline, Crawler]:
+        crawler = hub_crawler(ModelTreeSpider, {"HFSPIDER_BATCH_SIZE": batch_size}, root=PARENT)
+        return StorePipeline.from_crawler(crawler), crawler
+
+    return make
+
+
+def feed(store: StorePipeline, items: Iterable[Any]) -> list[Any]:
+    """Pass items through the store as the scraper does; what comes out is what the feeds receive."""
+    out = []
+    for item in items:
+        with suppress(DropItem):
+            out.append(store.process_item(item))
+    return out
+
+
+# -- batching ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("batch_size", [1, 4, 7])
+def test_models_are_written_every_batch_size_items_and_at_close(
+    make_store: Callable[..., tuple[StorePipeline, Crawler]], batch_size: int
+) -> None:
+    """Nothing is written before a batch is full; a full batch is written at once; the rest at close."""
+    store, crawler = make_store(batch_size)
+    ids = [f"org/m{n:02d}" for n in range(10)]
+    for n, model_id in enumerate(ids, 1):
+        item = model(model_id)
+        assert store.process_item(item) is item  # the feeds get the model itself
+        written = (n // batch_size) * batch_size
+        assert stored_models(crawler) == set(ids[:written]), f"after {n} items"
+    store.close_spider()
+    assert stored_models(crawler) == set(ids)
+    assert crawler.stats.get_value("hfspider/stored_models") == len(ids)
+
+
+def test_models_and_edges_count_together_towards_a_batch(make_store: Callable[..., tuple[StorePipeline, Crawler]]) -> None:
+    store, crawler = make_store(3)
+    feed(store, [model("org/a"), edge("org/a")])
+    assert stored_models(crawler) == set()
+    assert stored_edges(crawler) == set()
+    feed(store, [model("org/b")])
+    assert stored_models(crawler) == {"org/a", "org/b"}
+    assert stored_edges(crawler) == {("org/a", PARENT, "finetune", SOURCE_TAGS)}
+    feed(store, [edge("org/b", relation="adapter")])
+    assert len(stored_edges(crawler)) == 1
+    store.close_spider()
+    assert stored_edges(crawler) == {("org/a", PARENT, "finetune", SOURCE_TAGS), ("org/b", PARENT, "adapter", SOURCE_TAGS)}
+    assert crawler.stats.get_value("hfspider/stored_edges") == 2
+
+
+def test_model_columns_are_stored_as_given(make_store: Callable[..., tuple[StorePipeline, Crawler]]) -> None:
+    """Tags and card data go to JSON columns; numbers and flags keep their values."""
+    store, crawler = make_store()
+    card = {"license": "mit", "base_model": [PARENT]}
+    item = model("org/a", author="org", likes=7, downloads=12, private=False, gated="manual", tags=["t1", "license:mit"], card_data=card)
+    feed(store, [item])
+    store.close_spider()
+    [(author, likes, downloads, private, gated, tags, card_data, fetched)] = rows(
+        crawler, "SELECT author, likes, downloads, private, gated, tags, card_data, fetched_at FROM models"
+    )
+    assert (author, likes, downloads, private, gated, fetched) == ("org", 7, 12, 0, "manual", item.fetched_at)
+    assert json.loads(tags) == ["t1", "license:mit"]
+    assert json.loads(card_data) == card
+
+
+def test_a_model_seen_twice_in_a_batch_is_written_once(make_store: Callable[..., tuple[StorePipeline, Crawler]]) -> None:
+    """The last version wins, and it counts once."""
+    store, crawler = make_store()
+    feed(store, [model("org/a", likes=1), model("org/a", likes=2)])
+    store.close_spider()
+    assert rows(crawler, "SELECT id, likes FROM models") == [("org/a", 2)]
+    assert crawler.stats.get_value("hfspider/stored_models") == 1
+
+
+# -- marks ----------------------------------------------------------------------------
+
+
+def test_marks_are_dropped_but_written_with_the_batch(make_store: Callable[..., tuple[StorePipeline, Crawler]]) -> None:
+    """No feed ever sees a mark, and each is written in the same transaction as the items before it."""
+    store, crawler = make_store()
+    run = CrawlRun.of(crawler)
+    failed = Failed("https://huggingface.co/api/models?filter=base_model%3Aorg%2Fx", "org/x", 503, "HTTP 503")
+    marks = [Listed(PARENT, None, frozenset({"org/a"})), failed, PageDone("https://huggingface.co/api/models?cursor=c1")]
+    for mark in marks:
+        with pytest.raises(DropItem):
+            store.process_item(mark)
+    assert rows(crawler, "SELECT COUNT(*) FROM crawl_state") == [(0,)], "marks wait for their batch"
+    store.close_spider()
+    assert rows(crawler, "SELECT crawl_key, model_id FROM crawl_state") == [(run.key, PARENT)]
+    [(key, url, model_id, status, error, failed_at)] = rows(
+        crawler, "SELECT crawl_key, url, model_id, status, error, failed_at FROM failures"
+    )
+    assert (key, url, model_id, status, error) == (run.key, failed.url, failed.model_id, failed.status, failed.error)
+    assert failed_at
+    assert rows(crawler, "SELECT crawl_key, next_url FROM walk_state") == [(run.key, "https://huggingface.co/api/models?cursor=c1")]
+
+
+def test_walk_state_keeps_the_latest_page(make_store: Callable[..., tuple[StorePipeline, Crawler]]) -> None:
+    store, crawler = make_store(2)
+    feed(store, [PageDone("https://huggingface.co/api/models?cursor=c1"), model("org/a"), model("org/b")])
+    assert rows(crawler, "SELECT next_url FROM walk_state") == [("https://huggingface.co/api/models?cursor=c1",)]
+    feed(store, [model("org/c"), PageDone("https://huggingface.co/api/models?cursor=c2")])
+    store.close_spider()
+    assert rows(crawler, "SELECT next_url FROM walk_state") == [("https://huggingface.co/api/models?cursor=c2",)]
+
+
+def test_a_listing_counts_towards_the_batch(make_store: Callable[..., tuple[StorePipeline, Crawler]]) -> None:
+    """A crawl of parents without children must still write its listings as it goes."""
+    store, crawler = make_store(2)
+    feed(store, [Listed("org/p1", None, frozenset())])
+    assert rows(crawler, "SELECT COUNT(*) FROM crawl_state") == [(0,)]
+    feed(store, [Listed("org/p2", None, frozenset())])
+    assert {m for (m,) in rows(crawler, "SELECT model_id FROM crawl_state")} == {"org/p1", "org/p2"}
+
+
+def test_stored_items_pass_through_unwritten(make_store: Callable[..., tuple[StorePipeline, Crawler]]) -> None:
+    """Items replayed from the database go to the feeds as they are; writing them back would churn their edges."""
+    store, crawler = make_store(1)
+    replayed = [StoredModelItem(id="org/old", likes=3), StoredEdgeItem("org/old", PARENT, "adapter", SOURCE_TAGS)]
+    out = feed(store, replayed)
+    assert len(out) == len(replayed)
+    assert all(passed is item for passed, item in zip(out, replayed, strict=True))
+    store.close_spider()
+    assert stored_models(crawler) == set()
+    assert stored_edges(crawler) == set()
+
+
+def test_unknown_items_pass_through(make_store: Callable[..., tuple[StorePipeline, Crawler]]) -> None:
+    store, crawler = make_store(1)
+    other = {"id": "org/a"}
+    assert store.process_item(other) is other
+    store.close_spider()
+    assert stored_models(crawler) == set()
+
+
+# -- edges -------------------------------------------------------------------------------
+
+
+def test_a_rewritten_model_replaces_its_edges(make_store: Callable[..., tuple[StorePipeline, Crawler]]) -> None:
+    """A model's edges are those read with it now: a parent its tags dropped loses the edge; other models keep theirs."""
+    store, crawler = make_store()
+    feed(store, [model("org/a"), edge("org/a", "org/p1"), edge("org/a", "org/p2", "adapter"), model("org/b"), edge("org/b", "org/p1")])
+    store.flush()
+    assert len(stored_edges(crawler)) == 3
+    feed(store, [model("org/a"), edge("org/a", "org/p3", "merge")])
+    store.close_spider()
+    assert stored_edges(crawler) == {("org/a", "org/p3", "merge", SOURCE_TAGS), ("org/b", "org/p1", "finetune", SOURCE_TAGS)}
+
+
+def test_an_edge_without_its_model_in_the_batch_is_added(make_store: Callable[..., tuple[StorePipeline, Crawler]]) -> None:
+    """A child listed under a second parent comes back as an edge only (dedupe drops the model): its other edges stay."""
+    store, crawler = make_store()
+    feed(store, [model("org/a"), edge("org/a", "org/p1")])
+    store.flush()
+    feed(store, [edge("org/a", "org/p2", "unknown", SOURCE_LISTING)])
+    store.close_spider()
+    assert stored_edges(crawler) == {("org/a", "org/p1", "finetune", SOURCE_TAGS), ("org/a", "org/p2", "unknown", SOURCE_LISTING)}
+
+
+STORED: set[Edge] = {
+    ("org/x", PARENT, "finetune", SOURCE_TAGS),  # still listed
+    ("org/y", PARENT, "finetune", SOURCE_TAGS),  # left the parent
+    ("org/v", PARENT, "finetune", SOURCE_LISTING),  # left the parent
+    ("org/z", PARENT, "finetune", SOURCE_CARD),  # named by its card only: the Hub never lists it
+    ("org/w", PARENT, "adapter", SOURCE_TAGS),  # another relation than the listing's filter
+    ("org/y", "org/other", "finetune", SOURCE_TAGS),  # another parent
+}
+
+
+@pytest.mark.parametrize(
+    ("relation", "dropped"),
+    [
+        ("finetune", {("org/y", PARENT, "finetune", SOURCE_TAGS), ("org/v", PARENT, "finetune", SOURCE_LISTING)}),
+        (
+            None,
+            {
+                ("org/y", PARENT, "finetune", SOURCE_TAGS),
+                ("org/v", PARENT, "finetune", SOURCE_LISTING),
+                ("org/w", PARENT, "adapter", SOURCE_TAGS),
+            },
+        ),
+    ],
+)
+def test_a_full_listing_drops_children_that_left(
+    make_store: Callable[..., tuple[StorePipeline, Crawler]], relation: str | None, dropped: set[Edge]
+) -> None:
+    """Stored child->parent edges whose child the listing no longer shows go, except card edges and other relations."""
+    store, crawler = make_store()
+    execute(crawler, "INSERT INTO edges (child_id, parent_id, relation, source) VALUES (?, ?, ?, ?)", sorted(STORED))
+    feed(store, [Listed(PARENT, relation, frozenset({"org/x", "org/new"}))])
+    store.close_spider()
+    assert stored_edges(crawler) == STORED - dropped
+
+
+def test_children_written_with_their_listing_are_kept(make_store: Callable[..., tuple[StorePipeline, Crawler]]) -> None:
+    """A listing's own children, in the same batch, are what it shows: none of them is dropped."""
+    store, crawler = make_store()
+    execute(
+        crawler,
+        "INSERT INTO edges (child_id, parent_id, relation, source) VALUES (?, ?, ?, ?)",
+        [("org/gone", PARENT, "adapter", SOURCE_TAGS)],
+    )
+    listing = [model("org/a"), edge("org/a"), model("org/b"), edge("org/b", relation="unknown", source=SOURCE_LISTING)]
+    feed(store, [*listing, Listed(PARENT, None, frozenset({"org/a", "org/b"}))])
+    store.close_spider()
+    assert stored_edges(crawler) == {("org/a", PARENT, "finetune", SOURCE_TAGS), ("org/b", PARENT, "unknown", SOURCE_LISTING)}
+
+
+# -- a database that fails ---------------------------------------------------------------
+
+
+def test_a_database_error_stops_writing_and_marks_nothing_done(make_store: Callable[..., tuple[StorePipeline, Crawler]]) -> None:
+    """The batch is not half-written, its listing is not marked done, the crawl is asked to stop, and nothing
+    more is written even once the database works again: a rerun fetches what was lost."""
+    store, crawler = make_store(3)
+    crawler.engine = FakeEngine(crawler.spider)  # type: ignore[assignment]
+    [(ddl,)] = rows(crawler, "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'crawl_state'")
+    execute(crawler, "DROP TABLE crawl_state")
+
+    out = feed(store, [model("org/a"), edge("org/a"), Listed(PARENT, None, frozenset({"org/a"}))])  # the third item fills the batch
+    assert [type(item) for item in out] == [ModelItem, EdgeItem], "items still reach the feeds; the mark does not"
+    error = crawler.stats.get_value("hfspider/db_error")
+    assert error and "crawl_state" in error
+    assert CrawlRun.of(crawler).db_error == error
+    assert crawler.engine.closed == ["db_error"]  # type: ignore[attr-defined]
+    assert stored_models(crawler) == set()
+    assert stored_edges(crawler) == set()
+
+    execute(crawler, ddl)  # the database works again
+    feed(
+        store,
+        [model("org/b"), edge("org/b"), model("org/c"), Listed("org/b", None, frozenset()), PageDone("https://h/api/models?cursor=1")],
+    )
+    feed(store, [Failed("https://h/x", "org/x", 500, "HTTP 500")])
+    store.close_spider()
+    assert stored_models(crawler) == set()
+    assert stored_edges(crawler) == set()
+    for table in ("crawl_state", "failures", "walk_state"):
+        assert rows(crawler, f"SELECT COUNT(*) FROM {table}") == [(0,)], table
+    assert crawler.stats.get_value("hfspider/stored_models") is None
+    assert crawler.engine.closed == ["db_error"]  # type: ignore[attr-defined]
