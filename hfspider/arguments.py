@@ -9,6 +9,7 @@ from typing import Any
 
 from hfspider.hub.endpoint import is_repo_id
 from hfspider.hub.lineage import RELATIONS
+from hfspider.trees import TreeSpec
 
 DIRECTIONS = ("down", "up", "both")
 
@@ -93,6 +94,11 @@ class TreeArguments:
     def all_relations(self) -> bool:
         """Following every relation, including edges whose relation the Hub left unknown."""
         return set(self.relations) == set(RELATIONS)
+
+    @property
+    def spec(self) -> TreeSpec:
+        """The family asked for, as tree derivation takes it."""
+        return TreeSpec(self.direction, self.max_depth, None if self.all_relations else self.relations)
 
 
 @dataclass(frozen=True)

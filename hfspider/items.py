@@ -1,4 +1,4 @@
-"""The two things a crawl produces: models and the lineage edges between them."""
+"""The two things a crawl produces, and the only items a feed receives: models and the lineage edges between them."""
 
 from __future__ import annotations
 
@@ -49,27 +49,3 @@ class StoredModelItem(ModelItem):
 @dataclass
 class StoredEdgeItem(EdgeItem):
     """An edge read back from the database for the feeds of a resumed crawl; the store skips it."""
-
-
-@dataclass
-class ListedItem:
-    """Every child of ``model_id`` has been passed on: its listing needs no redoing on resume."""
-
-    model_id: str
-
-
-@dataclass
-class FailureItem:
-    """A request that still failed after its retries; the next run of the same crawl retries it."""
-
-    url: str
-    model_id: str | None
-    status: int | None
-    error: str
-
-
-@dataclass
-class PageItem:
-    """Every model of a listing page up to ``next_url`` has been passed on: a walk resumes there."""
-
-    next_url: str

@@ -82,9 +82,9 @@ LOG_FORMATTER = "hfspider.logformatter.QuietLogFormatter"
 # A progress line (models stored, requests, queue, quota, 429s, retries, failures) every 30 s.
 EXTENSIONS = {
     "scrapy.extensions.logstats.LogStats": None,
-    "hfspider.progress.Progress": 0,
-    # Before the scheduler opens JOBDIR's queue: discards it when a killed run left it.
-    "hfspider.jobdir.CrashSafeJobDir": 0,
+    "hfspider.extensions.progress.Progress": 0,
+    # The run: crawl key, resume plan, JOBDIR check (before the scheduler opens its queue), trees, outcome.
+    "hfspider.extensions.crawlrun.CrawlRun": 0,
 }
 LOGSTATS_INTERVAL = 30.0
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"

@@ -1,1 +1,1 @@
-"""Item pipelines: normalize, dedupe, store; tree derivation from the store."""
+"""Item pipelines, in order: normalize, dedupe, store (through ``hfspider.db``)."""

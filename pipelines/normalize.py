@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import math
-import re
-from datetime import UTC, datetime
 from typing import Any
 
-from hfspider.hub.records import license_of
+from hfspider.hub.records import as_gated, as_utc, license_of
 from hfspider.items import ModelItem
-
-GATED_VALUES = ("false", "auto", "manual")
 
 
 def as_int(value: Any) -> int | None:
@@ -57,40 +53,6 @@ def without_nul(value: Any) -> Any:
     if isinstance(value, dict):
         return {without_nul(k): without_nul(v) for k, v in value.items()}
     return value
-
-
-_HUB_TIME = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.\d+)?Z")
-
-
-def as_utc(value: Any) -> str | None:
-    """ISO-8601 in UTC with a ``Z``, to the second: sorts as text in every database."""
-    if isinstance(value, str) and (match := _HUB_TIME.fullmatch(value)):
-        return match.group(1) + "Z"  # the Hub's own form, the common case, without a parse
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        try:
-            moment = datetime.fromtimestamp(value / 1000 if value > 1e11 else value, UTC)
-        except (OverflowError, OSError, ValueError):
-            return None
-    elif isinstance(value, str) and value.strip():
-        try:
-            moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-        except ValueError:
-            return None
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=UTC)
-    else:
-        return None
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def as_gated(value: Any) -> str | None:
-    """``false``, ``auto`` or ``manual``; the legacy ``true`` meant automatic approval."""
-    if value is True:
-        return "auto"
-    if value is False:
-        return "false"
-    text = value.strip().lower() if isinstance(value, str) else None
-    return text if text in GATED_VALUES else None
 
 
 def as_tags(value: Any) -> list[str]:

@@ -73,7 +73,10 @@ def test_missing_or_private_root(root: str, words: str, run_crawl, server) -> No
     assert "Traceback" not in result.stderr
     error_lines = [line for line in result.stderr.splitlines() if f"root {root}" in line]
     assert len(error_lines) == 1 and words in error_lines[0]
-    assert_nothing_written(result)
+    # Only the run's record: no model, no feed, no tree.
+    assert sorted(p.name for p in result.output.iterdir()) == ["hfspider.sqlite"]
+    assert result.rows("SELECT COUNT(*) FROM models") == [(0,)]
+    assert result.rows("SELECT outcome FROM crawl_runs") == [("root_errors",)]
 
 
 def test_one_bad_root_among_good_ones(run_crawl, server) -> None:

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, select, text
 
+from hfspider.db.schema import edges, models, tree_members
 from hfspider.replica import Hub, ReplicaServer, generate
 from hfspider.replica.truth import Truth
-from pipelines.schema import edges, models, tree_members
 
 SERVER = os.environ.get("HFSPIDER_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
@@ -109,4 +109,5 @@ def test_database_failure_mid_crawl_stops_with_one_line(postgres_url: str, tmp_p
         _, stderr = process.communicate(timeout=120)
     assert process.returncode == 1
     assert "Traceback" not in stderr
-    assert "db_error" in stderr.strip().splitlines()[-1] and "run the same command again" in stderr.strip().splitlines()[-1]
+    last = stderr.strip().splitlines()[-1]
+    assert "database error" in last and 'relation "edges" does not exist' in last and "run the same command again" in last

@@ -1,41 +1,24 @@
-"""``scrapy crawl``, with one-line errors and an exit status that tells whether every root was crawled."""
+"""``scrapy crawl``, with one-line errors and an exit status that tells whether the crawl is complete."""
 
 from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
+from collections.abc import Callable
+from typing import Any
 
 from scrapy.commands.crawl import Command as ScrapyCrawl
 from scrapy.crawler import Crawler
-from scrapy.exceptions import NotConfigured
 from scrapy.spiders import Spider
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
 
 from hfspider.arguments import ArgumentError
+from hfspider.db import DatabaseError, database_url, open_database
 from hfspider.hub.endpoint import check_endpoint, endpoint
-from pipelines.store import check_url, database_exists, database_url, open_engine
-
-
-def _can_open(url: str) -> None:
-    """Connect once before crawling, so an unreachable database is one line, not a stalled crawl."""
-    try:
-        if database_exists(url):
-            engine = open_engine(url)
-            try:
-                engine.connect().close()
-            finally:
-                engine.dispose()
-        else:
-            Path(make_url(url).database or ".").parent.mkdir(parents=True, exist_ok=True)
-    except (OSError, SQLAlchemyError) as error:
-        shown = make_url(url).render_as_string(hide_password=True)
-        raise NotConfigured(f"cannot open the database {shown}: {str(error).splitlines()[0]}") from None
+from hfspider.outcome import Outcome
 
 
 class Command(ScrapyCrawl):
-    """Checks spider arguments and the database URL before the crawl starts.
+    """Checks spider arguments, the endpoint and the database before the crawl starts.
 
     Scrapy's own command prints a traceback for a bad argument and exits 0
     when a root is missing; users get one line and a non-zero status instead.
@@ -65,24 +48,24 @@ class Command(ScrapyCrawl):
                 problem = check_endpoint(endpoint(self.settings.get("HF_ENDPOINT")))
                 if problem:
                     return self._fail(problem, 2)
-                url = database_url(self.settings)
-                check_url(url)
-                _can_open(url)
-            except (ArgumentError, NotConfigured) as error:
+                open_database(database_url(self.settings))
+            except (ArgumentError, DatabaseError) as error:
                 return self._fail(str(error), 2)
         super().run(args, opts)
         stats = self.crawler.stats if self.crawler and self.crawler.stats else None
-        if not stats:
+        if stats:
+            self._exit_for(stats.get_value("hfspider/outcome"), stats.get_value)
+
+    def _exit_for(self, outcome: str | None, value: Callable[..., Any]) -> None:
+        if outcome in (Outcome.FINISHED, Outcome.SHUTDOWN):
             return
-        reason = stats.get_value("finish_reason")
-        if reason not in ("finished", "shutdown"):
-            detail = stats.get_value("hfspider/db_error") or "see the log above"
-            return self._fail(f"the crawl stopped early ({reason}: {detail}); run the same command again to resume", 1)
-        if stats.get_value("hfspider/root_errors", 0):
-            self._fail(f"{stats.get_value('hfspider/root_errors')} root(s) could not be crawled; see the errors above", 1)
-        if stats.get_value("hfspider/failures", 0):
-            self._fail(
-                f"{stats.get_value('hfspider/failures')} request(s) still failed after retries (table failures); "
+        if outcome == Outcome.ROOT_ERRORS:
+            return self._fail(f"{value('hfspider/root_errors')} root(s) could not be crawled; see the errors above", 1)
+        if outcome == Outcome.INCOMPLETE:
+            return self._fail(
+                f"{value('hfspider/failures')} request(s) still failed after retries (table failures); "
                 "run the same command again to retry them",
                 1,
             )
+        detail = value("hfspider/db_error") or f"{value('finish_reason')}: see the log above"
+        self._fail(f"the crawl stopped early ({detail}); run the same command again to resume", 1)

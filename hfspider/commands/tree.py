@@ -6,11 +6,10 @@ import argparse
 
 from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
-from sqlalchemy.engine import make_url
 
 from hfspider.arguments import ArgumentError, TreeArguments
-from pipelines import trees
-from pipelines.store import database_exists, database_url, open_engine
+from hfspider.db import Database, DatabaseError, database_url, open_database, shown
+from hfspider.trees import tree_folder, tree_path, write_trees
 
 
 class Command(ScrapyCommand):
@@ -40,20 +39,14 @@ class Command(ScrapyCommand):
         except ArgumentError as error:
             raise UsageError(str(error).replace("-a max_depth", "--max-depth").replace("-a ", "--"), print_help=False) from None
         url = database_url(self.settings)
-        if not database_exists(url):
-            raise UsageError(f"no database at {make_url(url).render_as_string(hide_password=True)}; crawl first", print_help=False)
-        output = self.settings.get("HFSPIDER_OUTPUT", "output")
-        engine = open_engine(url)
-        missing = []
-        with engine.begin() as conn:
-            for root in spec.roots:
-                tree = trees.derive(conn, root, spec.direction, spec.max_depth, None if spec.all_relations else spec.relations)
-                if tree is None:
-                    missing.append(root)
-                    continue
-                trees.store_members(conn, tree)
-                path = trees.write_json(trees.tree_folder(output), tree)
-                print(f"{tree.root}: {len(tree.depth)} models -> {path}")
-        engine.dispose()
+        if not Database.exists(url):
+            raise UsageError(f"no database at {shown(url)}; crawl first", print_help=False)
+        output = self.settings.get("HFSPIDER_OUTPUT")
+        try:
+            trees, missing = write_trees(open_database(url), output, spec.roots, spec.spec)
+        except (DatabaseError, OSError) as error:
+            raise UsageError(str(error), print_help=False) from None
+        for tree in trees:
+            print(f"{tree.root}: {len(tree.depth)} models -> {tree_path(tree_folder(output), tree.root)}")
         if missing:
             raise UsageError(f"not in the database: {', '.join(missing)}; crawl them first", print_help=False)

@@ -9,10 +9,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
-DEFAULT_ENDPOINT = "https://huggingface.co"
-
 #: Listing page size: the Hub's maximum; its default is undocumented, so always send it.
 PAGE_SIZE = 1000
+
+#: Sort keys of a listing walk: ``createdAt`` never changes, so a full walk stays put while the Hub
+#: grows; ``lastModified`` puts the models a refresh needs first.
+SORT_CREATED = "createdAt"
+SORT_MODIFIED = "lastModified"
+SORT_LIKES = "likes"
 
 #: Properties requested on every listing and model call. They carry every stored
 #: field, so a child found in a listing never needs a detail call of its own.
@@ -40,10 +44,9 @@ EXPAND: tuple[str, ...] = (
 _REPO_ID = re.compile(r"^(?:[\w.-]{1,96}/)?[\w.-]{1,96}$")
 
 
-def endpoint(setting: str | None = None) -> str:
-    """The Hub base URL: ``HF_ENDPOINT`` from the environment wins, as in huggingface_hub."""
-    value = os.environ.get("HF_ENDPOINT") or setting or DEFAULT_ENDPOINT
-    return value.rstrip("/")
+def endpoint(setting: str) -> str:
+    """The Hub base URL: ``HF_ENDPOINT`` from the environment wins over the setting, as in huggingface_hub."""
+    return (os.environ.get("HF_ENDPOINT") or setting).rstrip("/")
 
 
 def check_endpoint(base: str) -> str | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,6 +29,11 @@ _KEYS = {
     "tags": "tags",
     "card_data": "cardData",
 }
+#: Times as stored: the Hub's own ISO-8601 UTC form, to the second; sorts as text in every database.
+TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+#: ``gated`` as the Hub sends it today; the legacy ``true`` meant automatic approval.
+GATED_VALUES = ("false", "auto", "manual")
+
 # Columns that need a path or a fallback. Plain keys above are read with dict.get:
 # JMESPath for them cost an eighth of a whole-Hub listing's CPU.
 _ID = jmespath.compile("id || modelId")
@@ -42,7 +48,7 @@ def model_item(record: dict[str, Any]) -> ModelItem | None:
     values = {column: record.get(key) for column, key in _KEYS.items()}
     if values["tags"] is None:
         values["tags"] = []
-    stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    stamp = datetime.now(UTC).strftime(TIME_FORMAT)
     return ModelItem(id=model_id, num_parameters=_PARAMETERS.search(record), fetched_at=stamp, **values)
 
 
@@ -61,3 +67,37 @@ def license_of(tags: list[str], card: dict[str, Any] | None) -> str | None:
     if isinstance(value, list):
         value = next((v for v in value if isinstance(v, str) and v.strip()), None)
     return value.strip().lower() if isinstance(value, str) and value.strip() else None
+
+
+_HUB_TIME = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.\d+)?Z")
+
+
+def as_utc(value: Any) -> str | None:
+    """ISO-8601 in UTC with a ``Z``, to the second: sorts as text in every database."""
+    if isinstance(value, str) and (match := _HUB_TIME.fullmatch(value)):
+        return match.group(1) + "Z"  # the Hub's own form, the common case, without a parse
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        try:
+            moment = datetime.fromtimestamp(value / 1000 if value > 1e11 else value, UTC)
+        except (OverflowError, OSError, ValueError):
+            return None
+    elif isinstance(value, str) and value.strip():
+        try:
+            moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+    else:
+        return None
+    return moment.astimezone(UTC).strftime(TIME_FORMAT)
+
+
+def as_gated(value: Any) -> str | None:
+    """``false``, ``auto`` or ``manual``; the legacy ``true`` meant automatic approval."""
+    if value is True:
+        return "auto"
+    if value is False:
+        return "false"
+    text = value.strip().lower() if isinstance(value, str) else None
+    return text if text in GATED_VALUES else None

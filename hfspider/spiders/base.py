@@ -1,12 +1,9 @@
-"""What every hfspider spider shares: the Hub's address, decoding answers, retries and failures."""
+"""What every hfspider spider shares: the Hub's address, its run, decoding answers, retries and failures."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Iterator
-from dataclasses import asdict, is_dataclass
-from functools import cached_property
 from typing import Any
 
 import scrapy
@@ -15,13 +12,15 @@ from scrapy.downloadermiddlewares.retry import get_retry_request
 from scrapy.http import Response
 from twisted.python.failure import Failure
 
+from hfspider.extensions.crawlrun import CrawlRun
 from hfspider.hub.endpoint import endpoint, is_repo_id
 from hfspider.hub.records import edge_items, model_item
-from hfspider.items import EdgeItem, FailureItem, ModelItem
+from hfspider.items import EdgeItem, ModelItem
+from hfspider.marks import Failed
 
 
 class HubSpider(scrapy.Spider):
-    """Base for spiders that read ``/api/models``; subclasses set ``args`` to their parsed arguments."""
+    """Base for spiders that read ``/api/models``; subclasses set ``args`` to their parsed arguments (a dataclass)."""
 
     args: Any = None
 
@@ -32,12 +31,10 @@ class HubSpider(scrapy.Spider):
             self._hub = endpoint(self.settings.get("HF_ENDPOINT"))
         return self._hub
 
-    @cached_property
-    def crawl_key(self) -> str:
-        """Same spider and arguments, same key: a run finds the unfinished crawl it continues by it."""
-        arguments = asdict(self.args) if is_dataclass(self.args) else {}
-        text = json.dumps({"spider": self.name, "arguments": arguments}, sort_keys=True, default=str)
-        return hashlib.sha1(text.encode()).hexdigest()[:16]
+    @property
+    def run(self) -> CrawlRun:
+        """This crawl's run: its key, resume plan and bookkeeping."""
+        return CrawlRun.of(self.crawler)
 
     def decode(self, response: Response, expected: type) -> Any:
         """The JSON body, or None when it is not JSON of the expected type."""
@@ -47,7 +44,7 @@ class HubSpider(scrapy.Spider):
             return None
         return data if isinstance(data, expected) else None
 
-    def retry_or_fail(self, response: Response, reason: str) -> Iterator[Request | FailureItem]:
+    def retry_or_fail(self, response: Response, reason: str) -> Iterator[Request | Failed]:
         """A 200 with an unusable body is a fault like a 503: retried, then recorded."""
         self.crawler.stats.inc_value("hfspider/bad_body")
         retry = get_retry_request(response.request, spider=self, reason=reason)
@@ -56,12 +53,12 @@ class HubSpider(scrapy.Spider):
         else:
             yield self.failure(response.request, response.status, reason)
 
-    def failure(self, request: Request, status: int | None, error: str) -> FailureItem:
+    def failure(self, request: Request, status: int | None, error: str) -> Failed:
         self.crawler.stats.inc_value("hfspider/failures")
         self.logger.error("gave up on %s after retries: %s", request.url, error)
-        return FailureItem(request.url, request.meta.get("hf_model") or request.meta.get("hf_root"), status, error)
+        return Failed(request.url, request.meta.get("hf_model") or request.meta.get("hf_root"), status, error)
 
-    def failed(self, failure: Failure) -> Iterator[FailureItem]:
+    def failed(self, failure: Failure) -> Iterator[Failed]:
         """Errback: a request that still fails after RetryMiddleware is written down, not lost."""
         request: Request = failure.request  # type: ignore[attr-defined]
         response = getattr(failure.value, "response", None)

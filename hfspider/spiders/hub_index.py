@@ -8,7 +8,6 @@ previous complete run's start.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -16,13 +15,11 @@ from scrapy import Request
 from scrapy.http import Response
 
 from hfspider.arguments import IndexArguments, full_flag
-from hfspider.hub.endpoint import listing_url, next_link
-from hfspider.items import PageItem
-from hfspider.jobdir import CrashSafeJobDir
+from hfspider.hub.endpoint import SORT_CREATED, SORT_MODIFIED, listing_url
+from hfspider.hub.paging import FIRST_PAGE, Pages, follow, new_ids
+from hfspider.hub.records import as_utc
+from hfspider.marks import PageDone
 from hfspider.spiders.base import HubSpider
-from pipelines import state
-from pipelines.normalize import as_utc
-from pipelines.store import database_url
 
 
 class HubIndexSpider(HubSpider):
@@ -54,27 +51,27 @@ class HubIndexSpider(HubSpider):
         self.full = full_flag(kwargs)
         super().__init__()
         self._replay_since = ""  # set when resuming: models fetched since then are replayed
+        self._seen: set[str] = set()  # ids this walk has listed: a page with none new is a loop's sign
 
     async def start(self) -> AsyncIterator[Any]:
-        walk = state.load_walk(database_url(self.settings), self.crawl_key, self.full)
-        if walk.replay_since:
-            self.logger.info("resuming an unfinished walk from %s", walk.next_url or "its first page")
-            self._replay_since = walk.replay_since
+        plan = self.run.walk_plan(self.full)
+        if plan.replay_since:
+            self.logger.info("resuming an unfinished walk from %s", plan.next_url or "its first page")
+            self._replay_since = plan.replay_since
             yield self.replay_request()
-            jobdir = self.crawler.get_extension(CrashSafeJobDir)
-            if jobdir and jobdir.queue_intact and walk.outcome == "shutdown" and not walk.failed:
+            if plan.queue_holds_next:
                 return  # a clean pause: JOBDIR's queue holds the next page
-        if walk.since:
-            self.logger.info("refreshing: models modified since %s", walk.since)
-        self.crawler.stats.set_value("hfspider/refresh_since", walk.since or "")
-        sort = "lastModified" if walk.since else "createdAt"
-        first = walk.next_url or listing_url(self.hub, [*self.args.params(), ("sort", sort)])
-        yield self._page(first, walk.since, ())
+        if plan.since:
+            self.logger.info("refreshing: models modified since %s", plan.since)
+        self.crawler.stats.set_value("hfspider/refresh_since", plan.since or "")
+        sort = SORT_MODIFIED if plan.since else SORT_CREATED
+        first = plan.next_url or listing_url(self.hub, [*self.args.params(), ("sort", sort)])
+        yield self._page(first, plan.since, FIRST_PAGE)
 
     def parse_replay(self, response: Response) -> Iterator[Any]:
-        yield from state.replay_since(database_url(self.settings), self._replay_since)
+        yield from self.run.replay_since(self._replay_since)
 
-    def _page(self, url: str, since: str | None, pages: tuple[str, ...]) -> Request:
+    def _page(self, url: str, since: str | None, pages: Pages) -> Request:
         return Request(url, callback=self.parse_page, errback=self.failed, meta={"hf_since": since, "hf_pages": pages}, dont_filter=True)
 
     def parse_page(self, response: Response) -> Iterator[Any]:
@@ -83,23 +80,21 @@ class HubIndexSpider(HubSpider):
             yield from self.retry_or_fail(response, "listing is not a JSON list")
             return
         since: str | None = response.meta["hf_since"]
-        following = next_link(response.headers)
         fresh = [r for r in records if not since or (as_utc(r.get("lastModified") if isinstance(r, dict) else None) or "") >= since]
-        if len(fresh) < len(records):
-            following = None  # the rest is older than the last complete run
-        if following:
-            page = hashlib.sha1(following.encode()).hexdigest()[:12]
-            pages: tuple[str, ...] = response.meta["hf_pages"]
-            if page in pages:
-                yield self.failure(response.request, response.status, "listing loops back to an earlier page")
-                following = None
-            else:
-                # Asked for first, so the next page downloads while this one's items go through the pipelines.
-                yield self._page(following, since, (*pages[-49:], page))
+        ids = [r["id"] for r in fresh if isinstance(r, dict) and isinstance(r.get("id"), str)]
+        url = None
+        if len(fresh) == len(records):  # else the rest is older than the last complete run
+            following = follow(self.hub, response.headers, response.meta["hf_pages"], new_ids(ids, self._seen))
+            if following.error:
+                yield self.failure(response.request, response.status, following.error)
+            url = following.url
+        if url:
+            # Asked for first, so the next page downloads while this one's items go through the pipelines.
+            yield self._page(url, since, following.pages)
         for record in fresh:
             item, edges = self.items_for(record)
             if item is not None:
                 yield item
                 yield from edges
-        if following:
-            yield PageItem(following)  # after the page's items: a resumed walk starts here
+        if url:
+            yield PageDone(url)  # after the page's items: a resumed walk starts here

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import AsyncIterator, Iterable, Iterator
 from typing import Any
 
@@ -10,22 +9,13 @@ from scrapy import Request
 from scrapy.http import Response
 
 from hfspider.arguments import TreeArguments
-from hfspider.hub.endpoint import PAGE_SIZE, children_url, listing_url, model_url, next_link
+from hfspider.hub.endpoint import PAGE_SIZE, SORT_LIKES, children_url, listing_url, model_url, next_link
 from hfspider.hub.lineage import SOURCE_LISTING, UNKNOWN
-from hfspider.items import EdgeItem, ListedItem, ModelItem
-from hfspider.jobdir import CrashSafeJobDir
+from hfspider.hub.paging import FIRST_PAGE, Pages, follow
+from hfspider.hub.status import NOT_THERE, why_missing
+from hfspider.items import EdgeItem, ModelItem
+from hfspider.marks import Listed
 from hfspider.spiders.base import HubSpider
-from pipelines import state
-from pipelines.store import database_url
-
-#: Statuses the Hub uses for a model we cannot see; they are answers, not faults.
-NOT_THERE = [401, 403, 404]
-
-_ROOT_ERRORS = {
-    401: "not found on the Hub, or private: check the spelling (ORG/NAME), or set HF_TOKEN to a token that can read it",
-    403: "disabled on the Hub: it cannot be crawled",
-    404: "not found on the Hub: check the spelling (ORG/NAME)",
-}
 
 
 class ModelTreeSpider(HubSpider):
@@ -48,15 +38,14 @@ class ModelTreeSpider(HubSpider):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self.args = TreeArguments.parse(kwargs)
         super().__init__()
-        #: Roots as the Hub spells them, once their records arrive.
-        self.roots: list[str] = list(self.args.roots)
         self._best: dict[tuple[str, str], int] = {}
         self._stored_roots: set[str] = set()
         self._replay: list[str] = []  # stored members to replay for the feeds
 
     async def start(self) -> AsyncIterator[Any]:
+        self.run.write_trees_for(list(self.args.roots), self.args.spec)
         if self.args.top:
-            url = listing_url(self.hub, [("sort", "likes")], expand=("likes",), limit=min(self.args.top, PAGE_SIZE))
+            url = listing_url(self.hub, [("sort", SORT_LIKES)], expand=(SORT_LIKES,), limit=min(self.args.top, PAGE_SIZE))
             yield self._top_request(self.args.top, url)
         for request in self._resume(self.args.roots):
             yield request
@@ -67,39 +56,25 @@ class ModelTreeSpider(HubSpider):
 
     def _resume(self, roots: Iterable[str]) -> Iterator[Request]:
         """Replay what an unfinished run of this crawl stored, and list what it had not."""
-        found = state.load(
-            database_url(self.settings),
-            self.crawl_key,
-            list(roots),
-            self.args.direction,
-            self.args.max_depth,
-            None if self.args.all_relations else self.args.relations,
-        )
-        if found is None:
+        plan = self.run.family_plan(list(roots), self.args.spec)
+        if plan is None:
             return
-        self.logger.info("resuming: %d models stored, %d listed (last run: %s)", len(found.depth), len(found.listed), found.outcome)
-        self.crawler.stats.inc_value("hfspider/resumed_models", len(found.depth))
-        self.roots = [found.roots.get(r, r) for r in self.roots]
-        self._stored_roots |= set(found.roots)
-        self._replay += sorted(found.depth)
+        self.logger.info("resuming: %d models stored, %d to list (last run: %s)", len(plan.depth), len(plan.to_list), plan.outcome)
+        self.crawler.stats.inc_value("hfspider/resumed_models", len(plan.depth))
+        for typed, stored in plan.roots.items():
+            self.run.rename_root(typed, stored)
+        self._stored_roots |= set(plan.roots)
+        self._replay += sorted(plan.depth)
         yield self.replay_request()
-        for model, depth in found.depth.items():
+        for model, depth in plan.depth.items():
             self._best[("down", model)] = depth
-        if self.args.direction == "up":
-            return
-        # After a clean pause JOBDIR's queue holds the pending listings, but not the failed ones;
-        # otherwise the database alone says what is left.
-        jobdir = self.crawler.get_extension(CrashSafeJobDir)
-        queue_intact = bool(jobdir and jobdir.queue_intact and found.outcome == "shutdown")
-        for model, depth in sorted(found.depth.items(), key=lambda kv: kv[1]):
-            missing = model not in found.listed and (not queue_intact or model in found.failed)
-            if missing and (self.args.max_depth is None or depth < self.args.max_depth):
-                self.crawler.stats.inc_value("hfspider/resumed_listings")
-                yield self._listing(model, depth)
+        for model, depth in plan.to_list:
+            self.crawler.stats.inc_value("hfspider/resumed_listings")
+            yield self._listing(model, depth)
 
     def parse_replay(self, response: Response) -> Iterator[Any]:
         ids, self._replay = self._replay, []
-        yield from state.replay_members(database_url(self.settings), ids)
+        yield from self.run.replay_members(ids)
 
     # -- roots -------------------------------------------------------------
 
@@ -110,7 +85,7 @@ class ModelTreeSpider(HubSpider):
     def _root_request(self, root: str) -> Request | None:
         if root in self._stored_roots and self.args.direction == "down":
             return None
-        meta = {"hf_root": root, "handle_httpstatus_list": NOT_THERE}
+        meta = {"hf_root": root, "handle_httpstatus_list": list(NOT_THERE)}
         return Request(model_url(self.hub, root), callback=self.parse_root, errback=self.failed, meta=meta, dont_filter=True)
 
     def parse_top(self, response: Response) -> Iterator[Any]:
@@ -120,8 +95,8 @@ class ModelTreeSpider(HubSpider):
             return
         wanted: int = response.meta["hf_wanted"]
         ids = [r["id"] for r in records if isinstance(r, dict) and isinstance(r.get("id"), str)][:wanted]
-        new = [root for root in ids if root not in self.roots]
-        self.roots += new
+        new = [root for root in ids if root not in self.run.roots]
+        self.run.add_roots(new)
         yield from self._resume(new)
         for root in new:
             request = self._root_request(root)
@@ -149,11 +124,10 @@ class ModelTreeSpider(HubSpider):
             return
         if item is None:
             self.crawler.stats.inc_value("hfspider/root_errors")
-            reason = _ROOT_ERRORS.get(response.status, f"the Hub answered HTTP {response.status} without a usable record")
-            self.logger.error("root %s: %s", root, reason)
+            self.logger.error("root %s: %s", root, why_missing(response.status))
             return
         if item.id != root:
-            self.roots = [item.id if r == root else r for r in self.roots]
+            self.run.rename_root(root, item.id)
         yield item
         yield from edges
         if self.args.direction in ("up", "both"):
@@ -185,7 +159,7 @@ class ModelTreeSpider(HubSpider):
                     model_url(self.hub, edge.parent_id),
                     callback=self.parse_parent,
                     errback=self.failed,
-                    meta={"hf_model": edge.parent_id, "hf_depth": distance, "handle_httpstatus_list": NOT_THERE},
+                    meta={"hf_model": edge.parent_id, "hf_depth": distance, "handle_httpstatus_list": list(NOT_THERE)},
                     dont_filter=True,
                 )
 
@@ -195,13 +169,19 @@ class ModelTreeSpider(HubSpider):
         if self._first_or_shorter("down", model, depth):
             yield self._listing(model, depth)
 
-    def _listing(self, model: str, depth: int, url: str | None = None, pages: tuple[str, ...] = ()) -> Request:
-        only = self.args.relations[0] if len(self.args.relations) == 1 else None
+    @property
+    def _only(self) -> str | None:
+        """The relation a listing is filtered to, when only one is followed."""
+        return self.args.relations[0] if len(self.args.relations) == 1 else None
+
+    def _listing(
+        self, model: str, depth: int, url: str | None = None, pages: Pages = FIRST_PAGE, seen: frozenset[str] = frozenset()
+    ) -> Request:
         return Request(
-            url or children_url(self.hub, model, only),
+            url or children_url(self.hub, model, self._only),
             callback=self.parse_children,
             errback=self.failed,
-            meta={"hf_model": model, "hf_depth": depth, "hf_pages": pages},
+            meta={"hf_model": model, "hf_depth": depth, "hf_pages": pages, "hf_seen": seen},
             dont_filter=True,
         )
 
@@ -229,6 +209,7 @@ class ModelTreeSpider(HubSpider):
         if records is None:
             yield from self.retry_or_fail(response, "listing is not a JSON list")
             return
+        shown: set[str] = set()
         for record in records:
             item, edges = self.items_for(record)
             if item is None:
@@ -236,6 +217,7 @@ class ModelTreeSpider(HubSpider):
             if item.id.lower() == parent.lower():
                 self.crawler.stats.inc_value("hfspider/self_loops")
                 continue
+            shown.add(item.id)
             link = [e for e in edges if e.parent_id.lower() == parent.lower()]
             if not link:
                 # The Hub listed it under this parent, so the edge is real even if its tags disagree.
@@ -246,13 +228,11 @@ class ModelTreeSpider(HubSpider):
             yield item
             yield from edges
             yield from self._children(item.id, depth + 1)
-        following = next_link(response.headers)
-        if not following:
-            yield ListedItem(parent)
-            return
-        page = hashlib.sha1(following.encode()).hexdigest()[:12]
-        pages: tuple[str, ...] = response.meta["hf_pages"]
-        if page in pages:
-            yield self.failure(response.request, response.status, "listing loops back to an earlier page")
-            return
-        yield self._listing(parent, depth, following, (*pages, page))
+        seen: frozenset[str] = response.meta["hf_seen"]
+        following = follow(self.hub, response.headers, response.meta["hf_pages"], len(shown - seen))
+        if following.error:
+            yield self.failure(response.request, response.status, following.error)
+        elif following.url:
+            yield self._listing(parent, depth, following.url, following.pages, seen | shown)
+        else:
+            yield Listed(parent, self._only, seen | shown)

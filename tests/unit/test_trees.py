@@ -6,11 +6,12 @@ import json
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, insert
+from sqlalchemy import insert
 
-from pipelines import trees
-from pipelines.schema import edges, models
-from pipelines.store import open_engine
+from hfspider import trees
+from hfspider.db import Database, open_database
+from hfspider.db.schema import edges, models
+from hfspider.trees import TreeSpec
 
 #           r
 #        /     \
@@ -35,49 +36,43 @@ MODELS = ["r", "a", "b", "m", "c", "d", "e", "z"]
 
 
 @pytest.fixture
-def engine(tmp_path: Path) -> Engine:
-    engine = open_engine(f"sqlite:///{tmp_path / 't.sqlite'}")
-    with engine.begin() as conn:
+def db(tmp_path: Path) -> Database:
+    database = open_database(f"sqlite:///{tmp_path / 't.sqlite'}")
+    with database.engine.begin() as conn:
         conn.execute(insert(models), [{"id": m, "tags": []} for m in MODELS])
         conn.execute(insert(edges), [{"child_id": c, "parent_id": p, "relation": r, "source": "tags"} for c, p, r in EDGES])
-    return engine
+    return database
 
 
-def test_down_depths_are_shortest_distances(engine: Engine) -> None:
-    with engine.connect() as conn:
-        tree = trees.derive(conn, "r")
+def test_down_depths_are_shortest_distances(db: Database) -> None:
+    tree = trees.derive(db, "r")
     assert tree is not None
     assert tree.depth == {"r": 0, "a": 1, "b": 1, "m": 2, "c": 2, "d": 3, "e": 4}
 
 
-def test_limits_and_relations(engine: Engine) -> None:
-    with engine.connect() as conn:
-        assert trees.derive(conn, "r", max_depth=1).depth == {"r": 0, "a": 1, "b": 1}
-        assert trees.derive(conn, "r", max_depth=0).depth == {"r": 0}
-        assert trees.derive(conn, "r", relations=("adapter", "quantized")).depth == {"r": 0, "b": 1, "c": 2}
+def test_limits_and_relations(db: Database) -> None:
+    assert trees.derive(db, "r", TreeSpec(max_depth=1)).depth == {"r": 0, "a": 1, "b": 1}
+    assert trees.derive(db, "r", TreeSpec(max_depth=0)).depth == {"r": 0}
+    assert trees.derive(db, "r", TreeSpec(relations=("adapter", "quantized"))).depth == {"r": 0, "b": 1, "c": 2}
 
 
-def test_up_stops_at_missing_parents(engine: Engine) -> None:
-    with engine.connect() as conn:
-        assert trees.derive(conn, "m", "up").depth == {"m": 0, "a": -1, "b": -1, "r": -2, "z": -3}
-        assert trees.derive(conn, "m", "up", max_depth=2).depth == {"m": 0, "a": -1, "b": -1, "r": -2}
+def test_up_stops_at_missing_parents(db: Database) -> None:
+    assert trees.derive(db, "m", TreeSpec("up")).depth == {"m": 0, "a": -1, "b": -1, "r": -2, "z": -3}
+    assert trees.derive(db, "m", TreeSpec("up", max_depth=2)).depth == {"m": 0, "a": -1, "b": -1, "r": -2}
 
 
-def test_both_counts_generations_from_the_root(engine: Engine) -> None:
-    with engine.connect() as conn:
-        tree = trees.derive(conn, "a", "both")
+def test_both_counts_generations_from_the_root(db: Database) -> None:
+    tree = trees.derive(db, "a", TreeSpec("both"))
     assert tree.depth == {"z": -2, "r": -1, "a": 0, "b": 0, "m": 1, "c": 1, "d": 2, "e": 3}
 
 
-def test_unknown_root_and_case_insensitive_root(engine: Engine) -> None:
-    with engine.connect() as conn:
-        assert trees.derive(conn, "nobody") is None
-        assert trees.derive(conn, "R").root == "r"
+def test_unknown_root_and_case_insensitive_root(db: Database) -> None:
+    assert trees.derive(db, "nobody") is None
+    assert trees.derive(db, "R").root == "r"
 
 
-def test_nested_json_expands_each_model_once(engine: Engine, tmp_path: Path) -> None:
-    with engine.connect() as conn:
-        tree = trees.derive(conn, "r")
+def test_nested_json_expands_each_model_once(db: Database, tmp_path: Path) -> None:
+    tree = trees.derive(db, "r")
     data = json.loads(trees.write_json(tmp_path / "trees", tree).read_text())
     expanded, refs = [], []
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -17,9 +19,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
+from hfspider.hub.records import TIME_FORMAT
+
 metadata = MetaData()
 
-ID = String(200)  # owner (96) + "/" + name (96), with room to spare
+ID = String(200)  # owner (96) + "/" + name (96), with room to spare; ids are validated before they get here
 TIME = String(20)  # ISO-8601 UTC, "2025-01-26T12:05:50Z": sorts as text everywhere
 JSONDoc = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")  # None is SQL NULL
 
@@ -27,12 +31,13 @@ models = Table(
     "models",
     metadata,
     Column("id", ID, primary_key=True),
-    Column("author", String(100)),
-    Column("sha", String(64)),
+    # Free text from the Hub: no length limit, so one odd record cannot fail a batch on PostgreSQL.
+    Column("author", Text),
+    Column("sha", Text),
     Column("created_at", TIME),
     Column("last_modified", TIME),
     Column("private", Boolean),
-    Column("gated", String(10)),
+    Column("gated", Text),
     Column("disabled", Boolean),
     Column("downloads", BigInteger),
     Column("downloads_all_time", BigInteger),
@@ -106,3 +111,8 @@ walk_state = Table(
     Column("crawl_key", String(40), primary_key=True),
     Column("next_url", Text, nullable=False),
 )
+
+
+def now() -> str:
+    """The current time in the stored format."""
+    return datetime.now(UTC).strftime(TIME_FORMAT)

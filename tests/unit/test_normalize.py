@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from hfspider.hub.records import model_item
-from pipelines.normalize import as_gated, as_int, as_utc, normalize_model
+from hfspider.hub.records import as_gated, as_utc, model_item
+from pipelines.normalize import as_int, normalize_model
 
 
 @pytest.mark.parametrize(

@@ -16,15 +16,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, insert, select
-
-from hfspider.hub.lineage import SOURCE_CARD
-from pipelines.schema import edges, models, tree_members
-
-CHUNK = 500  # ids per IN (...) clause: well inside every database's parameter limit
+from hfspider.db import Database
 
 Link = tuple[str, str, str]  # (from, to, relation), walking away from the root
 Fetch = Callable[[Sequence[str]], Iterable[Link]]
+
+
+@dataclass(frozen=True)
+class TreeSpec:
+    """Which family of a root: the direction, the depth limit and the relations followed (None: all)."""
+
+    direction: str = "down"
+    max_depth: int | None = None
+    relations: tuple[str, ...] | None = None
 
 
 @dataclass
@@ -38,29 +42,6 @@ class Tree:
     depth: dict[str, int] = field(default_factory=dict)
     via: dict[str, tuple[str, str]] = field(default_factory=dict)
     links: list[Link] = field(default_factory=list)
-
-
-def _chunks(ids: Sequence[str]) -> Iterable[Sequence[str]]:
-    for start in range(0, len(ids), CHUNK):
-        yield ids[start : start + CHUNK]
-
-
-def _fetch(conn: Connection, walk: str, relations: tuple[str, ...] | None) -> Fetch:
-    """Edges leaving a set of models: to their children (``down``) or parents (``up``)."""
-    here, there = (edges.c.parent_id, edges.c.child_id) if walk == "down" else (edges.c.child_id, edges.c.parent_id)
-
-    def fetch(ids: Sequence[str]) -> Iterable[Link]:
-        for chunk in _chunks(ids):
-            query = select(here, there, edges.c.relation).where(here.in_(chunk))
-            if walk == "down":
-                # The Hub finds children by their tags only; an edge read from a child's card is
-                # followed upward, never down, so a tree is the same from a crawl and from an index.
-                query = query.where(edges.c.source != SOURCE_CARD)
-            if relations is not None:
-                query = query.where(edges.c.relation.in_(relations))
-            yield from ((o, t, r) for o, t, r in conn.execute(query.order_by(here, there)))
-
-    return fetch
 
 
 def _walk(tree: Tree, fetch: Fetch, sources: dict[str, int], step: int) -> None:
@@ -83,58 +64,40 @@ def _walk(tree: Tree, fetch: Fetch, sources: dict[str, int], step: int) -> None:
                 pending[level + step][target] = (origin, relation)
 
 
-def resolve_root(conn: Connection, root: str) -> str | None:
-    """The stored id for a root as typed; the Hub's ids are case-insensitive."""
-    found = conn.execute(select(models.c.id).where(models.c.id == root)).scalar()
-    return found or conn.execute(select(models.c.id).where(func.lower(models.c.id) == root.lower()).limit(1)).scalar()
-
-
-def _stored(conn: Connection, ids: Sequence[str]) -> set[str]:
-    found: set[str] = set()
-    for chunk in _chunks(ids):
-        found.update(conn.execute(select(models.c.id).where(models.c.id.in_(chunk))).scalars())
-    return found
-
-
-def derive(
-    conn: Connection, root: str, direction: str = "down", max_depth: int | None = None, relations: tuple[str, ...] | None = None
-) -> Tree | None:
+def derive(db: Database, root: str, spec: TreeSpec = TreeSpec()) -> Tree | None:
     """The family of a stored root, or None when the root is not stored.
 
     ``up``: ancestors at negative depths. ``both``: ancestors, then everything
     below any of them, with depths counted as generations from the root.
     """
-    root_id = resolve_root(conn, root)
+    root_id = db.resolve_root(root)
     if root_id is None:
         return None
+    direction, max_depth, relations = spec.direction, spec.max_depth, spec.relations
+
+    def fetch(walk: str) -> Fetch:
+        return lambda ids: db.links(ids, walk, relations)
+
     tree = Tree(root_id, direction, max_depth, relations)
     if direction == "down":
-        _walk(tree, _fetch(conn, "down", relations), {root_id: 0}, 1)
+        _walk(tree, fetch("down"), {root_id: 0}, 1)
     else:
-        _walk(tree, _fetch(conn, "up", relations), {root_id: 0}, -1)
+        _walk(tree, fetch("up"), {root_id: 0}, -1)
         if direction == "both":
-            ancestors = _keep_stored(conn, tree)
+            ancestors = _keep_stored(db, tree)
             tree = Tree(root_id, direction, max_depth, relations)
-            _walk(tree, _fetch(conn, "down", relations), ancestors, 1)
-    _keep_stored(conn, tree)
+            _walk(tree, fetch("down"), ancestors, 1)
+    _keep_stored(db, tree)
     return tree
 
 
-def _keep_stored(conn: Connection, tree: Tree) -> dict[str, int]:
+def _keep_stored(db: Database, tree: Tree) -> dict[str, int]:
     """Drop members the Hub did not give us (missing or private parents); return what is left."""
-    present = _stored(conn, sorted(tree.depth))
+    present = db.stored(sorted(tree.depth))
     tree.depth = {m: d for m, d in tree.depth.items() if m in present}
     tree.via = {m: v for m, v in tree.via.items() if m in present and v[0] in present}
     tree.links = [link for link in tree.links if link[0] in present and link[1] in present]
     return tree.depth
-
-
-def store_members(conn: Connection, tree: Tree) -> None:
-    """Replace the root's rows in ``tree_members``."""
-    conn.execute(delete(tree_members).where(tree_members.c.root_id == tree.root))
-    rows = [{"root_id": tree.root, "model_id": m, "depth": d} for m, d in tree.depth.items()]
-    for start in range(0, len(rows), CHUNK):
-        conn.execute(insert(tree_members), rows[start : start + CHUNK])
 
 
 def nested(tree: Tree) -> dict[str, Any]:
@@ -198,3 +161,21 @@ def write_json(folder: Path, tree: Tree) -> Path:
     partial.write_text(json.dumps(nested(tree), ensure_ascii=False, indent=1), encoding="utf-8")
     os.replace(partial, path)
     return path
+
+
+def write_trees(db: Database, output: str | Path, roots: Iterable[str], spec: TreeSpec) -> tuple[list[Tree], list[str]]:
+    """Derive each root's family, store it in ``tree_members`` and write its tree file.
+
+    The crawl's close and ``scrapy tree`` both come here. Returns the trees and the roots not stored.
+    """
+    written: list[Tree] = []
+    missing: list[str] = []
+    for root in dict.fromkeys(roots):
+        tree = derive(db, root, spec)
+        if tree is None:
+            missing.append(root)
+            continue
+        db.store_members(tree.root, tree.depth)
+        write_json(tree_folder(output), tree)
+        written.append(tree)
+    return written, missing

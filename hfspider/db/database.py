@@ -1,0 +1,311 @@
+"""Every query hfspider runs, named: the only place that speaks SQL besides the schema.
+
+Callers get plain values and dicts back, never SQLAlchemy objects, so nothing
+outside ``hfspider.db`` imports SQLAlchemy.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection, Table, delete, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import SQLAlchemyError
+
+from hfspider.db.engine import DatabaseError, engine_for, exists, one_line, shown
+from hfspider.db.schema import crawl_runs, crawl_state, edges, failures, models, tree_members, walk_state
+from hfspider.hub.lineage import SOURCE_CARD
+from hfspider.outcome import COMPLETE
+
+CHUNK = 500  # ids per IN (...) clause: well inside every database's parameter limit
+_INSERTS = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
+
+
+def chunks(ids: Sequence[str]) -> Iterator[Sequence[str]]:
+    for start in range(0, len(ids), CHUNK):
+        yield ids[start : start + CHUNK]
+
+
+def upsert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Insert rows, replacing those whose primary key is already stored."""
+    if not rows:
+        return
+    keys = [c.name for c in table.primary_key.columns]
+    stmt = _INSERTS[conn.dialect.name](table)
+    changes = {c.name: stmt.excluded[c.name] for c in table.columns if c.name not in keys}
+    stmt = stmt.on_conflict_do_update(index_elements=keys, set_=changes) if changes else stmt.on_conflict_do_nothing(index_elements=keys)
+    conn.execute(stmt, rows)
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _translated(method: F) -> F:
+    """SQLAlchemy's errors leave this layer as one-line ``DatabaseError``s."""
+    if inspect.isgeneratorfunction(method):
+
+        @functools.wraps(method)
+        def generator(*args: Any, **kwargs: Any) -> Any:
+            try:
+                yield from method(*args, **kwargs)
+            except SQLAlchemyError as error:
+                raise DatabaseError(f"database error: {one_line(error)}") from None
+
+        return generator  # type: ignore[return-value]
+
+    @functools.wraps(method)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(*args, **kwargs)
+        except SQLAlchemyError as error:
+            raise DatabaseError(f"database error: {one_line(error)}") from None
+
+    return call  # type: ignore[return-value]
+
+
+@dataclass
+class Listing:
+    """A parent whose children were listed in full: ``children`` is every id the listing showed."""
+
+    parent: str
+    relation: str | None  # the listing was filtered to this relation
+    children: frozenset[str]
+
+
+@dataclass
+class Batch:
+    """What one transaction writes: items, and the crawl state they complete."""
+
+    key: str
+    models: list[dict[str, Any]] = field(default_factory=list)
+    edges: list[dict[str, Any]] = field(default_factory=list)
+    listings: list[Listing] = field(default_factory=list)
+    failures: list[dict[str, Any]] = field(default_factory=list)
+    next_page: str | None = None
+
+
+@dataclass(frozen=True)
+class Run:
+    id: int
+    outcome: str
+    started_at: str
+    stats: dict[str, Any]
+
+
+@dataclass
+class Summary:
+    models: int
+    relations: dict[str, int]
+    trees: dict[str, Counter[int]]
+    licenses: dict[str, list[tuple[str | None, int]]]
+    last_run: dict[str, Any] | None
+
+
+class Database:
+    """One database, reached through the process's single engine for its URL."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = engine_for(url)
+
+    @staticmethod
+    def exists(url: str) -> bool:
+        return exists(url)
+
+    @property
+    def shown(self) -> str:
+        return shown(self.url)
+
+    def _read(self) -> Connection:
+        return self.engine.connect()
+
+    # -- the crawl's writes -------------------------------------------------
+
+    @_translated
+    def write_batch(self, batch: Batch) -> None:
+        """One transaction: a model's edges are replaced by those read now, and a parent listed
+        in full loses the stored children its listing no longer shows."""
+        with self.engine.begin() as conn:
+            upsert(conn, models, batch.models)
+            ids = [row["id"] for row in batch.models]
+            for chunk in chunks(ids):
+                conn.execute(delete(edges).where(edges.c.child_id.in_(chunk)))
+            upsert(conn, edges, batch.edges)
+            for listing in batch.listings:
+                self._drop_unlisted(conn, listing)
+            upsert(conn, crawl_state, [{"crawl_key": batch.key, "model_id": listing.parent} for listing in batch.listings])
+            if batch.failures:
+                conn.execute(insert(failures), [{**f, "crawl_key": batch.key} for f in batch.failures])
+            if batch.next_page:
+                upsert(conn, walk_state, [{"crawl_key": batch.key, "next_url": batch.next_page}])
+
+    @staticmethod
+    def _drop_unlisted(conn: Connection, listing: Listing) -> None:
+        """A child that left the parent keeps no edge to it (edges from its own card stay: the Hub does not list those)."""
+        query = select(edges.c.child_id).where(edges.c.parent_id == listing.parent, edges.c.source != SOURCE_CARD)
+        if listing.relation is not None:
+            query = query.where(edges.c.relation == listing.relation)
+        gone = sorted(set(conn.execute(query).scalars()) - listing.children)
+        for chunk in chunks(gone):
+            stale = delete(edges).where(edges.c.parent_id == listing.parent, edges.c.child_id.in_(chunk), edges.c.source != SOURCE_CARD)
+            if listing.relation is not None:
+                stale = stale.where(edges.c.relation == listing.relation)
+            conn.execute(stale)
+
+    @_translated
+    def start_run(self, spider: str, key: str, arguments: dict[str, Any], started_at: str) -> int:
+        with self.engine.begin() as conn:
+            values = {"spider": spider, "crawl_key": key, "arguments": arguments, "started_at": started_at, "outcome": "running"}
+            return int(conn.execute(insert(crawl_runs).values(**values)).inserted_primary_key[0])
+
+    @_translated
+    def finish_run(self, run_id: int, key: str, outcome: str, finished_at: str, stats: dict[str, Any]) -> None:
+        """Record how the run ended; a complete crawl's resume state is cleared with it."""
+        with self.engine.begin() as conn:
+            if outcome in COMPLETE:
+                for table in (crawl_state, failures, walk_state):
+                    conn.execute(delete(table).where(table.c.crawl_key == key))
+            conn.execute(update(crawl_runs).where(crawl_runs.c.id == run_id).values(finished_at=finished_at, outcome=outcome, stats=stats))
+
+    @_translated
+    def store_members(self, root: str, depth: dict[str, int]) -> None:
+        """Replace the root's rows in ``tree_members``."""
+        rows = [{"root_id": root, "model_id": m, "depth": d} for m, d in depth.items()]
+        with self.engine.begin() as conn:
+            conn.execute(delete(tree_members).where(tree_members.c.root_id == root))
+            for start in range(0, len(rows), CHUNK):
+                conn.execute(insert(tree_members), rows[start : start + CHUNK])
+
+    # -- what a crawl resumes from ------------------------------------------
+
+    @_translated
+    def runs(self, key: str) -> list[Run]:
+        """Every run of the crawl with this key, oldest first."""
+        query = select(crawl_runs.c.id, crawl_runs.c.outcome, crawl_runs.c.started_at, crawl_runs.c.stats)
+        with self._read() as conn:
+            rows = conn.execute(query.where(crawl_runs.c.crawl_key == key).order_by(crawl_runs.c.id)).all()
+        return [Run(i, outcome, started, stats or {}) for i, outcome, started, stats in rows]
+
+    @_translated
+    def listed(self, key: str) -> set[str]:
+        with self._read() as conn:
+            return set(conn.execute(select(crawl_state.c.model_id).where(crawl_state.c.crawl_key == key)).scalars())
+
+    @_translated
+    def failed_models(self, key: str) -> set[str]:
+        query = select(failures.c.model_id).where(failures.c.crawl_key == key, failures.c.model_id.is_not(None))
+        with self._read() as conn:
+            return set(conn.execute(query).scalars())
+
+    @_translated
+    def has_failures(self, key: str) -> bool:
+        with self._read() as conn:
+            return conn.execute(select(failures.c.id).where(failures.c.crawl_key == key).limit(1)).first() is not None
+
+    @_translated
+    def next_page(self, key: str) -> str | None:
+        with self._read() as conn:
+            return conn.execute(select(walk_state.c.next_url).where(walk_state.c.crawl_key == key)).scalar()
+
+    @_translated
+    def members(self, ids: Sequence[str]) -> Iterator[tuple[list[dict[str, Any]], list[dict[str, Any]]]]:
+        """Stored models and their edges, chunk by chunk."""
+        with self._read() as conn:
+            for chunk in chunks(ids):
+                found = [dict(r) for r in conn.execute(select(models).where(models.c.id.in_(chunk))).mappings()]
+                yield found, self._edges_of(conn, [row["id"] for row in found])
+
+    @_translated
+    def fetched_since(self, since: str) -> Iterator[tuple[list[dict[str, Any]], list[dict[str, Any]]]]:
+        """Models (and their edges) stored since ``since``, streamed."""
+        with self._read() as conn:
+            rows = conn.execution_options(yield_per=CHUNK).execute(select(models).where(models.c.fetched_at >= since))
+            for batch in rows.mappings().partitions():
+                found = [dict(r) for r in batch]
+                with self._read() as other:
+                    yield found, self._edges_of(other, [row["id"] for row in found])
+
+    @staticmethod
+    def _edges_of(conn: Connection, ids: list[str]) -> list[dict[str, Any]]:
+        return [dict(r) for chunk in chunks(ids) for r in conn.execute(select(edges).where(edges.c.child_id.in_(chunk))).mappings()]
+
+    # -- trees --------------------------------------------------------------
+
+    @_translated
+    def resolve_root(self, root: str) -> str | None:
+        """The stored id for a root as typed; the Hub's ids are case-insensitive."""
+        with self._read() as conn:
+            found = conn.execute(select(models.c.id).where(models.c.id == root)).scalar()
+            return found or conn.execute(select(models.c.id).where(func.lower(models.c.id) == root.lower()).limit(1)).scalar()
+
+    @_translated
+    def stored(self, ids: Sequence[str]) -> set[str]:
+        found: set[str] = set()
+        with self._read() as conn:
+            for chunk in chunks(ids):
+                found.update(conn.execute(select(models.c.id).where(models.c.id.in_(chunk))).scalars())
+        return found
+
+    @_translated
+    def links(self, ids: Sequence[str], walk: str, relations: Iterable[str] | None) -> list[tuple[str, str, str]]:
+        """Edges leaving ``ids`` towards their children (``down``) or parents (``up``), as (from, to, relation).
+
+        The Hub finds children by their tags only; an edge read from a child's card is followed
+        upward, never down, so a tree is the same from a crawl and from an index.
+        """
+        here, there = (edges.c.parent_id, edges.c.child_id) if walk == "down" else (edges.c.child_id, edges.c.parent_id)
+        found: list[tuple[str, str, str]] = []
+        with self._read() as conn:
+            for chunk in chunks(ids):
+                query = select(here, there, edges.c.relation).where(here.in_(chunk))
+                if walk == "down":
+                    query = query.where(edges.c.source != SOURCE_CARD)
+                if relations is not None:
+                    query = query.where(edges.c.relation.in_(list(relations)))
+                found += [(o, t, r) for o, t, r in conn.execute(query.order_by(here, there))]
+        return found
+
+    # -- reports ------------------------------------------------------------
+
+    @_translated
+    def summary(self) -> Summary:
+        with self._read() as conn:
+            n_models = conn.execute(select(func.count()).select_from(models)).scalar() or 0
+            relations = {r: n for r, n in conn.execute(select(edges.c.relation, func.count()).group_by(edges.c.relation)).all()}
+            rows = conn.execute(
+                select(tree_members.c.root_id, tree_members.c.depth, func.count()).group_by(tree_members.c.root_id, tree_members.c.depth)
+            ).all()
+            trees: dict[str, Counter[int]] = {}
+            for root, depth, count in rows:
+                trees.setdefault(root, Counter())[depth] = count
+            licenses = {}
+            for root in trees:
+                licenses[root] = [
+                    (lic, n)
+                    for lic, n in conn.execute(
+                        select(models.c.license, func.count())
+                        .join(tree_members, tree_members.c.model_id == models.c.id)
+                        .where(tree_members.c.root_id == root)
+                        .group_by(models.c.license)
+                        .order_by(func.count().desc(), models.c.license)
+                        .limit(3)
+                    ).all()
+                ]
+            last = conn.execute(select(crawl_runs).order_by(crawl_runs.c.id.desc()).limit(1)).mappings().first()
+        return Summary(n_models, relations, trees, licenses, dict(last) if last else None)
+
+
+def open_database(url: str) -> Database:
+    """The database at ``url``, with its tables; ``DatabaseError`` with one line if it cannot be used."""
+    database = Database(url)
+    try:
+        with database.engine.connect():
+            pass
+    except SQLAlchemyError as error:
+        raise DatabaseError(f"cannot open the database {shown(url)}: {one_line(error)}") from None
+    return database

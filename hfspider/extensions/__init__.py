@@ -1,0 +1,1 @@
+"""Scrapy extensions: the crawl run's lifecycle, and the progress line."""

@@ -1,0 +1,266 @@
+"""One crawl run from start to end: its key, its row in ``crawl_runs``, what it resumes, how it ended.
+
+Spiders turn responses into requests and items; everything about the run
+around them lives here: the crawl key that finds an unfinished crawl again,
+the resume plan spiders ask for (``CrawlRun.of(crawler)``), whether a JOBDIR
+queue may be trusted, the trees written when the crawl completes (through the
+same function as ``scrapy tree``) and the outcome recorded at the end.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import shutil
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field, is_dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from scrapy import signals
+from scrapy.crawler import Crawler
+from scrapy.utils.defer import deferred_from_coro
+
+from hfspider.db import TIME_FORMAT, Database, DatabaseError, Run, database_url, now, open_database
+from hfspider.items import StoredEdgeItem, StoredModelItem
+from hfspider.outcome import COMPLETE, Outcome
+from hfspider.trees import TreeSpec, derive, write_trees
+
+logger = logging.getLogger(__name__)
+
+#: In JOBDIR: which run left the queue there, and whether it closed cleanly.
+JOBDIR_MARK = "hfspider-run.json"
+#: A refresh walks back to this long before the last complete run started, for clocks that disagree.
+REFRESH_MARGIN = timedelta(minutes=10)
+
+
+def crawl_key(spider: str, arguments: dict[str, Any]) -> str:
+    """Same spider and arguments, same key, whatever the order the roots or tags were given in."""
+    canonical = {k: sorted(v) if isinstance(v, (list, tuple)) else v for k, v in arguments.items()}
+    text = json.dumps({"spider": spider, "arguments": canonical}, sort_keys=True, default=str)
+    return hashlib.sha1(text.encode()).hexdigest()[:16]
+
+
+@dataclass
+class FamilyPlan:
+    """An unfinished family crawl: what is stored (for the feeds) and what is left to list."""
+
+    outcome: str
+    roots: dict[str, str] = field(default_factory=dict)  # as typed -> as stored
+    depth: dict[str, int] = field(default_factory=dict)  # every stored member, at its shortest distance
+    to_list: list[tuple[str, int]] = field(default_factory=list)  # (model, depth), nearest first
+
+
+@dataclass
+class WalkPlan:
+    """Where a listing walk starts: a page to go on from, records to replay, a refresh mark."""
+
+    next_url: str | None = None
+    replay_since: str | None = None  # replay models fetched since then: the unfinished crawl's own
+    since: str | None = None  # a refresh stops at models modified before this
+    queue_holds_next: bool = False  # a clean pause left the next page in JOBDIR's queue
+
+
+class CrawlRun:
+    """The run's owner; a spider finds it with ``CrawlRun.of(self.crawler)``."""
+
+    def __init__(self, crawler: Crawler, database: Database) -> None:
+        spider = crawler.spider
+        assert spider is not None
+        self.crawler = crawler
+        self.db = database
+        self.output = crawler.settings.get("HFSPIDER_OUTPUT")
+        self.spider_name: str = spider.name
+        args = getattr(spider, "args", None)
+        self.arguments: dict[str, Any] = asdict(args) if is_dataclass(args) and not isinstance(args, type) else {}
+        self.key = crawl_key(self.spider_name, self.arguments)
+        self.history: list[Run] = database.runs(self.key)
+        self.run_id: int | None = None
+        self.roots: list[str] = []  # whose trees are written when the crawl completes
+        self.tree_spec: TreeSpec | None = None
+        self.db_error: str | None = None
+        jobdir = crawler.settings.get("JOBDIR")
+        self.jobdir = Path(jobdir) if jobdir else None
+        self.queue_intact = self._check_jobdir() if self.jobdir else False
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> CrawlRun:
+        # Not NotConfigured: a crawl that cannot store must not run at all.
+        run = cls(crawler, open_database(database_url(crawler.settings)))
+        crawler.signals.connect(run.spider_opened, signal=signals.spider_opened)
+        crawler.signals.connect(run.spider_closed, signal=signals.spider_closed)
+        return run
+
+    @staticmethod
+    def of(crawler: Crawler) -> CrawlRun:
+        run = crawler.get_extension(CrawlRun)
+        if run is None:
+            raise RuntimeError("hfspider's spiders need the CrawlRun extension; keep it in EXTENSIONS")
+        return run
+
+    # -- JOBDIR -------------------------------------------------------------
+
+    def _check_jobdir(self) -> bool:
+        """Whether JOBDIR's queue was left by a clean pause of exactly the run this one resumes.
+
+        Scrapy writes the queue's bookkeeping only on a clean stop, and a queue
+        from another crawl, another run or a killed process would swallow or
+        invent requests. Any doubt discards it: the database says what is left.
+        """
+        assert self.jobdir is not None
+        if self.jobdir.exists() and not self.jobdir.is_dir():
+            raise ValueError(f"JOBDIR={self.jobdir} is a file; give a folder (it is created if missing)")
+        queue = self.jobdir / "requests.queue"
+        try:
+            mark = json.loads((self.jobdir / JOBDIR_MARK).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            mark = {}
+        last = self.history[-1] if self.history else None
+        intact = (
+            isinstance(mark, dict)
+            and mark.get("closed") is True
+            and mark.get("crawl_key") == self.key
+            and last is not None
+            and mark.get("run_id") == last.id
+            and last.outcome == Outcome.SHUTDOWN
+            and (queue / "active.json").exists()
+        )
+        if queue.exists() and not intact:
+            logger.warning("JOBDIR %s: its queue is not from a clean pause of this crawl; discarded, the database says what's left", queue)
+            shutil.rmtree(queue)
+        return intact
+
+    def _mark_jobdir(self, closed: bool) -> None:
+        if self.jobdir is not None:
+            self.jobdir.mkdir(parents=True, exist_ok=True)
+            mark = {"crawl_key": self.key, "run_id": self.run_id, "closed": closed}
+            (self.jobdir / JOBDIR_MARK).write_text(json.dumps(mark), encoding="utf-8")
+
+    # -- resume plans -------------------------------------------------------
+
+    @property
+    def unfinished(self) -> list[Run]:
+        """The runs since the last complete one: the crawl this run continues, if any."""
+        tail: list[Run] = []
+        for run in reversed(self.history):
+            if run.outcome in COMPLETE:
+                break
+            tail.insert(0, run)
+        return tail
+
+    def family_plan(self, roots: list[str], spec: TreeSpec) -> FamilyPlan | None:
+        """What an unfinished crawl of these roots stored and what it still has to list, or None to start afresh."""
+        unfinished = self.unfinished
+        if not unfinished:
+            return None
+        plan = FamilyPlan(unfinished[-1].outcome)
+        for root in roots:
+            tree = derive(self.db, root, spec)
+            if tree is None:
+                continue
+            plan.roots[root] = tree.root
+            for model, depth in tree.depth.items():
+                plan.depth[model] = min(depth, plan.depth.get(model, depth))
+        if spec.direction == "up":
+            return plan
+        listed = self.db.listed(self.key)
+        # After a clean pause JOBDIR's queue holds the pending listings, but not the failed ones.
+        failed = self.db.failed_models(self.key) if self.queue_intact else set()
+        for model, depth in sorted(plan.depth.items(), key=lambda kv: (kv[1], kv[0])):
+            missing = model not in listed and (not self.queue_intact or model in failed)
+            if missing and (spec.max_depth is None or depth < spec.max_depth):
+                plan.to_list.append((model, depth))
+        return plan
+
+    def walk_plan(self, full: bool) -> WalkPlan:
+        """Where a listing walk starts: afresh, as a refresh after a complete run, or where an unfinished one stopped."""
+        plan = WalkPlan()
+        complete = [run for run in self.history if run.outcome in COMPLETE]
+        if complete and not full:
+            mark = datetime.strptime(complete[-1].started_at, TIME_FORMAT).replace(tzinfo=UTC) - REFRESH_MARGIN
+            plan.since = mark.strftime(TIME_FORMAT)
+        unfinished = self.unfinished
+        if unfinished:
+            plan.replay_since = unfinished[0].started_at
+            plan.next_url = self.db.next_page(self.key)
+            plan.queue_holds_next = self.queue_intact and not self.db.has_failures(self.key)
+        return plan
+
+    def replay_members(self, ids: list[str]) -> Iterator[StoredModelItem | StoredEdgeItem]:
+        """Stored models and their edges, so a resumed crawl's feeds come out whole."""
+        for found, links in self.db.members(ids):
+            yield from (StoredModelItem(**row) for row in found)
+            yield from (StoredEdgeItem(**row) for row in links)
+
+    def replay_since(self, since: str) -> Iterator[StoredModelItem | StoredEdgeItem]:
+        """Models (and their edges) an unfinished walk stored."""
+        for found, links in self.db.fetched_since(since):
+            yield from (StoredModelItem(**row) for row in found)
+            yield from (StoredEdgeItem(**row) for row in links)
+
+    # -- what the spider tells the run --------------------------------------
+
+    def write_trees_for(self, roots: list[str], spec: TreeSpec) -> None:
+        """Derive these roots' families when the crawl completes."""
+        self.roots = list(roots)
+        self.tree_spec = spec
+
+    def add_roots(self, roots: list[str]) -> None:
+        self.roots += [root for root in roots if root not in self.roots]
+
+    def rename_root(self, typed: str, stored: str) -> None:
+        """The Hub spells a root differently than it was typed: its tree goes by the Hub's spelling."""
+        self.roots = [stored if root == typed else root for root in self.roots]
+
+    def database_failed(self, error: DatabaseError) -> None:
+        """A write failed: stop the crawl; what was not written is not marked done, so a rerun fetches it."""
+        if self.db_error is not None:
+            return
+        self.db_error = str(error)
+        self.crawler.stats.set_value("hfspider/db_error", self.db_error)
+        logger.error("database write failed, stopping the crawl (run the same command again to resume): %s", self.db_error)
+        engine = self.crawler.engine
+        if engine is not None and engine.spider is not None:
+            deferred_from_coro(engine.close_spider_async(reason="db_error"))
+
+    # -- lifecycle ----------------------------------------------------------
+
+    def spider_opened(self, spider: Any) -> None:
+        self.started_at = now()
+        self.run_id = self.db.start_run(self.spider_name, self.key, self.arguments, self.started_at)
+        self._mark_jobdir(closed=False)
+
+    def outcome(self, reason: str) -> Outcome:
+        """Scrapy's finish reason, unless a finished crawl left roots or requests behind."""
+        value = self.crawler.stats.get_value
+        if self.db_error is not None:
+            return Outcome.STOPPED
+        if reason == "shutdown":
+            return Outcome.SHUTDOWN
+        if reason != "finished":
+            return Outcome.STOPPED
+        if value("hfspider/failures", 0):
+            return Outcome.INCOMPLETE
+        return Outcome.ROOT_ERRORS if value("hfspider/root_errors", 0) else Outcome.FINISHED
+
+    def spider_closed(self, spider: Any, reason: str) -> None:
+        """Trees for a complete crawl (a paused or failed one would give trees that look whole), then the run's row."""
+        outcome = self.outcome(reason)
+        stats = self.crawler.stats
+        try:
+            if outcome.complete and self.tree_spec is not None:
+                trees, _missing = write_trees(self.db, self.output, self.roots, self.tree_spec)
+                for tree in trees:
+                    logger.info("tree %s: %d models", tree.root, len(tree.depth))
+            stats.set_value("hfspider/outcome", outcome.value)
+            if self.run_id is not None:
+                snapshot = json.loads(json.dumps(stats.get_stats(), default=str))
+                self.db.finish_run(self.run_id, self.key, outcome.value, now(), snapshot)
+        except (DatabaseError, OSError) as error:
+            stats.set_value("hfspider/outcome", Outcome.STOPPED.value)
+            stats.set_value("hfspider/db_error", str(error))
+            logger.error("could not record the end of the crawl: %s", error)
+        if outcome == Outcome.SHUTDOWN:
+            self._mark_jobdir(closed=True)
