@@ -32,8 +32,11 @@ class Failed:
 
 @dataclass
 class PageDone:
-    """Every model of a listing page up to ``next_url`` has been passed on: a walk resumes there."""
+    """Every model of the walk's page number ``page`` (counted from 0 in this run) has been passed on;
+    ``next_url`` is the page after it. Pages are processed concurrently, so a walk resumes after the
+    last page whose predecessors are all done, never after a page that merely finished first."""
 
+    page: int
     next_url: str
 
 

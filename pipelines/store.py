@@ -35,6 +35,8 @@ class StorePipeline:
         self.models: dict[str, dict[str, Any]] = {}
         self.edges: dict[tuple[str, str, str], dict[str, Any]] = {}
         self.timer: task.LoopingCall | None = None
+        self.pages_done: dict[int, str] = {}
+        self.pages_walked = 0  # pages 0 .. pages_walked - 1 are all passed on
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> StorePipeline:
@@ -52,7 +54,7 @@ class StorePipeline:
         elif isinstance(item, Failed):
             self.batch.failures.append({**ItemAdapter(item), "failed_at": now()})
         elif isinstance(item, PageDone):
-            self.batch.next_page = item.next_url
+            self._page_done(item)
         else:
             return item
         if len(self.models) + len(self.edges) + len(self.batch.listings) >= self.batch_size:
@@ -60,6 +62,13 @@ class StorePipeline:
         if isinstance(item, (Listed, Failed, PageDone)):
             raise DropItem("crawl bookkeeping, stored", log_level="DEBUG")
         return item
+
+    def _page_done(self, mark: PageDone) -> None:
+        """Advance the walk's resume point over the pages done without a gap before them."""
+        self.pages_done[mark.page] = mark.next_url
+        while self.pages_walked in self.pages_done:
+            self.batch.next_page = self.pages_done.pop(self.pages_walked)
+            self.pages_walked += 1
 
     def flush(self) -> None:
         """Write the buffer in one transaction: items, and the listings they complete, together.

@@ -11,10 +11,12 @@ import inspect
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Table, delete, func, insert, select, update
+from sqlalchemy import Connection, Table, delete, func, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from hfspider.db.engine import DatabaseError, engine_for, exists, one_line, shown
@@ -112,6 +114,34 @@ class Database:
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine = engine_for(url)
+        self._lock: Connection | None = None
+
+    @property
+    def folder(self) -> Path | None:
+        """The folder of a SQLite file, else None."""
+        parsed = make_url(self.url)
+        return Path(parsed.database).parent if parsed.get_backend_name() == "sqlite" and parsed.database else None
+
+    @_translated
+    def lock_crawl(self, key: str) -> bool:
+        """Hold PostgreSQL's session lock on a crawl key until ``unlock_crawl`` or the end of the process.
+
+        False when another live session holds it. A SQLite file is locked through its folder instead.
+        """
+        if self.engine.dialect.name != "postgresql" or self._lock is not None:
+            return True
+        conn = self.engine.connect()
+        if conn.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": int(key[:15], 16)}).scalar():
+            conn.commit()
+            self._lock = conn  # kept open: the lock lives as long as this session
+            return True
+        conn.close()
+        return False
+
+    def unlock_crawl(self) -> None:
+        if self._lock is not None:
+            self._lock.close()  # ending the session releases its advisory locks
+            self._lock = None
 
     @staticmethod
     def exists(url: str) -> bool:
@@ -197,15 +227,20 @@ class Database:
             return set(conn.execute(select(crawl_state.c.model_id).where(crawl_state.c.crawl_key == key)).scalars())
 
     @_translated
-    def failed_models(self, key: str) -> set[str]:
-        query = select(failures.c.model_id).where(failures.c.crawl_key == key, failures.c.model_id.is_not(None))
+    def failed_models(self, key: str, since: str = "") -> set[str]:
+        """Models a request failed for, recorded at or after ``since``."""
+        query = select(failures.c.model_id).where(
+            failures.c.crawl_key == key, failures.c.model_id.is_not(None), failures.c.failed_at >= since
+        )
         with self._read() as conn:
             return set(conn.execute(query).scalars())
 
     @_translated
-    def has_failures(self, key: str) -> bool:
+    def has_failures(self, key: str, since: str = "") -> bool:
+        """Whether a request failed at or after ``since``."""
+        query = select(failures.c.id).where(failures.c.crawl_key == key, failures.c.failed_at >= since).limit(1)
         with self._read() as conn:
-            return conn.execute(select(failures.c.id).where(failures.c.crawl_key == key).limit(1)).first() is not None
+            return conn.execute(query).first() is not None
 
     @_translated
     def next_page(self, key: str) -> str | None:

@@ -23,9 +23,12 @@ from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.utils.defer import deferred_from_coro
 
+from hfspider.config import check_settings
 from hfspider.db import TIME_FORMAT, Database, DatabaseError, Run, database_url, now, open_database
 from hfspider.items import StoredEdgeItem, StoredModelItem
+from hfspider.locks import Busy, FolderLock
 from hfspider.outcome import COMPLETE, Outcome
+from hfspider.secrets import mask_logs
 from hfspider.trees import TreeSpec, derive, write_trees
 
 logger = logging.getLogger(__name__)
@@ -76,6 +79,12 @@ class CrawlRun:
         args = getattr(spider, "args", None)
         self.arguments: dict[str, Any] = asdict(args) if is_dataclass(args) and not isinstance(args, type) else {}
         self.key = crawl_key(self.spider_name, self.arguments)
+        # One writer per output folder, and per crawl in a shared database; a killed holder's locks are gone with it.
+        self.locks = [FolderLock(Path(self.output)).acquire()]
+        if database.folder is not None and database.folder.resolve() != Path(self.output).resolve():
+            self.locks.append(FolderLock(database.folder).acquire())
+        if not database.lock_crawl(self.key):
+            raise Busy(f"another live crawl with the same spider and arguments is writing to {database.shown}; wait for it to end")
         self.history: list[Run] = database.runs(self.key)
         self.run_id: int | None = None
         self.roots: list[str] = []  # whose trees are written when the crawl completes
@@ -87,7 +96,9 @@ class CrawlRun:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> CrawlRun:
-        # Not NotConfigured: a crawl that cannot store must not run at all.
+        # Errors, not NotConfigured: a crawl that cannot store must not run at all, whoever starts it.
+        mask_logs()
+        check_settings(crawler.settings)
         run = cls(crawler, open_database(database_url(crawler.settings)))
         crawler.signals.connect(run.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(run.spider_closed, signal=signals.spider_closed)
@@ -110,8 +121,6 @@ class CrawlRun:
         invent requests. Any doubt discards it: the database says what is left.
         """
         assert self.jobdir is not None
-        if self.jobdir.exists() and not self.jobdir.is_dir():
-            raise ValueError(f"JOBDIR={self.jobdir} is a file; give a folder (it is created if missing)")
         queue = self.jobdir / "requests.queue"
         try:
             mark = json.loads((self.jobdir / JOBDIR_MARK).read_text(encoding="utf-8"))
@@ -166,8 +175,9 @@ class CrawlRun:
         if spec.direction == "up":
             return plan
         listed = self.db.listed(self.key)
-        # After a clean pause JOBDIR's queue holds the pending listings, but not the failed ones.
-        failed = self.db.failed_models(self.key) if self.queue_intact else set()
+        # After a clean pause JOBDIR's queue holds the pending listings, but not those that failed in
+        # the paused run (earlier runs' failures were asked again by it, so they are queued or listed).
+        failed = self.db.failed_models(self.key, since=unfinished[-1].started_at) if self.queue_intact else set()
         for model, depth in sorted(plan.depth.items(), key=lambda kv: (kv[1], kv[0])):
             missing = model not in listed and (not self.queue_intact or model in failed)
             if missing and (spec.max_depth is None or depth < spec.max_depth):
@@ -185,7 +195,8 @@ class CrawlRun:
         if unfinished:
             plan.replay_since = unfinished[0].started_at
             plan.next_url = self.db.next_page(self.key)
-            plan.queue_holds_next = self.queue_intact and not self.db.has_failures(self.key)
+            # A page that failed in the paused run ended its walk there: nothing is queued after it.
+            plan.queue_holds_next = self.queue_intact and not self.db.has_failures(self.key, since=unfinished[-1].started_at)
         return plan
 
     def replay_members(self, ids: list[str]) -> Iterator[StoredModelItem | StoredEdgeItem]:
@@ -264,3 +275,6 @@ class CrawlRun:
             logger.error("could not record the end of the crawl: %s", error)
         if outcome == Outcome.SHUTDOWN:
             self._mark_jobdir(closed=True)
+        self.db.unlock_crawl()
+        for lock in self.locks:
+            lock.release()

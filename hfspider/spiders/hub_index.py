@@ -71,8 +71,9 @@ class HubIndexSpider(HubSpider):
     def parse_replay(self, response: Response) -> Iterator[Any]:
         yield from self.run.replay_since(self._replay_since)
 
-    def _page(self, url: str, since: str | None, pages: Pages) -> Request:
-        return Request(url, callback=self.parse_page, errback=self.failed, meta={"hf_since": since, "hf_pages": pages}, dont_filter=True)
+    def _page(self, url: str, since: str | None, pages: Pages, number: int = 0) -> Request:
+        meta = {"hf_since": since, "hf_pages": pages, "hf_page": number}
+        return Request(url, callback=self.parse_page, errback=self.failed, meta=meta, dont_filter=True)
 
     def parse_page(self, response: Response) -> Iterator[Any]:
         records = self.decode(response, list)
@@ -90,11 +91,11 @@ class HubIndexSpider(HubSpider):
             url = following.url
         if url:
             # Asked for first, so the next page downloads while this one's items go through the pipelines.
-            yield self._page(url, since, following.pages)
+            yield self._page(url, since, following.pages, response.meta["hf_page"] + 1)
         for record in fresh:
             item, edges = self.items_for(record)
             if item is not None:
                 yield item
                 yield from edges
         if url:
-            yield PageDone(url)  # after the page's items: a resumed walk starts here
+            yield PageDone(response.meta["hf_page"], url)  # after the page's items: a resumed walk may start there
