@@ -108,13 +108,27 @@ def hub_crawler(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Cal
     project settings, the spider with its ``-a`` arguments, then the extensions.
     No reactor is installed (``get_reactor_settings``). Every crawler writes
     under ``tmp_path/output``, so a second one finds the first one's database.
+    Each crawler stands for a run of its own process, one after the other: making
+    the next one ends the earlier ones' processes, which drops their locks.
     """
     from hfspider.db import database_url, dispose
+    from hfspider.extensions.crawlrun import CrawlRun
 
     monkeypatch.delenv("HF_ENDPOINT", raising=False)
     urls: set[str] = set()
+    made: list[Crawler] = []
+
+    def end_processes() -> None:
+        """What the kernel does when a crawl's process exits, however it exits: its locks go."""
+        while made:
+            run = made.pop().get_extension(CrawlRun)
+            if run is not None:
+                run.db.unlock_crawl()
+                for lock in run.locks:
+                    lock.release()
 
     def make(spidercls: type[Any], settings: dict[str, Any] | None = None, **arguments: Any) -> Crawler:
+        end_processes()
         values = Settings()
         values.setmodule("hfspider.settings", priority="project")
         values.setdict({**get_reactor_settings(), "HFSPIDER_OUTPUT": str(tmp_path / "output"), **(settings or {})}, priority="cmdline")
@@ -122,9 +136,11 @@ def hub_crawler(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Cal
         crawler.spider = crawler._create_spider(**arguments)
         urls.add(database_url(crawler.settings))
         crawler._apply_settings()
+        made.append(crawler)
         return crawler
 
     yield make
+    end_processes()
     for url in urls:
         dispose(url)
 

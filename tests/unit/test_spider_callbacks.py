@@ -415,9 +415,10 @@ def test_index_walks_every_page_and_marks_each_done(hub_crawler: MakeCrawler, hu
     first = spider._page(listing_url(spider.hub, [("sort", SORT_CREATED)]), None, FIRST_PAGE)
     outputs = index_walk(spider, Replica(hub, page_size=40), first)
     assert len(outputs) == -(-len(truth.public) // 40)
-    for out in outputs[:-1]:
+    for number, out in enumerate(outputs[:-1]):
         assert isinstance(out[0], Request), "the next page is asked for before the page's items"
-        assert out[-1] == PageDone(out[0].url)
+        assert out[0].meta["hf_page"] == number + 1
+        assert out[-1] == PageDone(number, out[0].url), "the page's mark comes after its items and names the page after it"
         assert len(of_type(out, PageDone)) == 1
     assert not any(isinstance(o, (Request, PageDone, Failed)) for o in outputs[-1])
     everything = [o for out in outputs for o in out]
