@@ -9,6 +9,7 @@ from typing import Any
 
 from hfspider.hub.endpoint import is_repo_id
 from hfspider.hub.lineage import RELATIONS
+from hfspider.secrets import mask
 from hfspider.trees import TreeSpec
 
 DIRECTIONS = ("down", "up", "both")
@@ -28,21 +29,40 @@ def _int(name: str, value: Any, minimum: int) -> int:
     return number
 
 
+#: A roots file is a list of model ids, not a data dump: bigger files and longer lines are mistakes.
+ROOTS_FILE_MAX_BYTES = 16 * 1024 * 1024
+LINE_MAX_CHARS = 1000
+
+
+def _shown(value: str) -> str:
+    """A value as an error message may quote it: short, and with token-shaped strings masked."""
+    return repr(mask(value if len(value) <= 80 else value[:77] + "..."))
+
+
 def _model_ids(values: list[str], where: str) -> list[str]:
     ids = [v.strip() for v in values if v.strip()]
     for value in ids:
         if not is_repo_id(value):
-            raise ArgumentError(f"{where}: {value!r} is not a model id; write it as ORG/NAME, e.g. google/gemma-2-2b-it")
+            raise ArgumentError(f"{where}: {_shown(value)} is not a model id; write it as ORG/NAME, e.g. google/gemma-2-2b-it")
     return list(dict.fromkeys(ids))
 
 
 def _read_roots_file(path: str) -> list[str]:
+    where = f"-a roots_file={path}"
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        with Path(path).open("rb") as file:
+            data = file.read(ROOTS_FILE_MAX_BYTES + 1)
     except OSError as error:
-        raise ArgumentError(
-            f"-a roots_file={path}: cannot read it ({error.strerror or error}); give a text file with one model id a line"
-        ) from None
+        raise ArgumentError(f"{where}: cannot read it ({error.strerror or error}); give a text file with one model id a line") from None
+    if len(data) > ROOTS_FILE_MAX_BYTES:
+        raise ArgumentError(f"{where}: larger than {ROOTS_FILE_MAX_BYTES // 2**20} MB; give a text file with one model id a line")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise ArgumentError(f"{where}: not UTF-8 text (byte {error.start}); save it as UTF-8, one model id a line") from None
+    for number, line in enumerate(text.splitlines(), 1):
+        if len(line) > LINE_MAX_CHARS:
+            raise ArgumentError(f"{where}: line {number} is {len(line)} characters long; write one model id a line")
     lines = [line.split("#", 1)[0] for line in text.splitlines()]
     ids = _model_ids(lines, f"-a roots_file={path}")
     if not ids:

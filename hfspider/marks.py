@@ -32,11 +32,13 @@ class Failed:
 
 @dataclass
 class PageDone:
-    """Every model of the walk's page number ``page`` (counted from 0 in this run) has been passed on;
-    ``next_url`` is the page after it. Pages are processed concurrently, so a walk resumes after the
-    last page whose predecessors are all done, never after a page that merely finished first."""
+    """Every model of the walk's page at ``url`` has been passed on; ``next_url`` is the page after it.
 
-    page: int
+    Pages are processed concurrently, so a walk resumes after the last page reached from its first
+    by a chain of pages all done, never after a page that merely finished first.
+    """
+
+    url: str
     next_url: str
 
 

@@ -40,25 +40,39 @@ def as_bool(value: Any) -> bool | None:
     return None
 
 
+def storable(text: str) -> str:
+    """Text every database takes: no NUL (PostgreSQL refuses it), no lone surrogate (not UTF-8)."""
+    if "\x00" in text:
+        text = text.replace("\x00", "")
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            text = text.encode("utf-8", "replace").decode("utf-8")
+    return text
+
+
 def as_text(value: Any) -> str | None:
-    return value.replace("\x00", "").strip() or None if isinstance(value, str) else None
+    return storable(value).strip() or None if isinstance(value, str) else None
 
 
-def without_nul(value: Any) -> Any:
-    """JSON with every NUL character removed: PostgreSQL refuses them in text and JSONB."""
+def clean_json(value: Any) -> Any:
+    """JSON every database takes: storable strings, and no NaN or infinity (not JSON; PostgreSQL refuses them)."""
     if isinstance(value, str):
-        return value.replace("\x00", "") if "\x00" in value else value
+        return storable(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
     if isinstance(value, list):
-        return [without_nul(v) for v in value]
+        return [clean_json(v) for v in value]
     if isinstance(value, dict):
-        return {without_nul(k): without_nul(v) for k, v in value.items()}
+        return {clean_json(k): clean_json(v) for k, v in value.items()}
     return value
 
 
 def as_tags(value: Any) -> list[str]:
     """A list of distinct, non-empty strings, in the Hub's order."""
     items = value if isinstance(value, list) else [value]
-    return list(dict.fromkeys(t.replace("\x00", "").strip() for t in items if isinstance(t, str) and t.strip("\x00 ")))
+    return list(dict.fromkeys(storable(t).strip() for t in items if isinstance(t, str) and t.strip("\x00 ")))
 
 
 def normalize_model(item: ModelItem) -> ModelItem:
@@ -74,7 +88,7 @@ def normalize_model(item: ModelItem) -> ModelItem:
     item.trending_score = as_float(item.trending_score)
     item.gated = as_gated(item.gated)
     item.tags = as_tags(item.tags)
-    item.card_data = without_nul(item.card_data) if isinstance(item.card_data, dict) else None
+    item.card_data = clean_json(item.card_data) if isinstance(item.card_data, dict) else None
     item.license = license_of(item.tags, item.card_data)
     if item.author is None and "/" in item.id:
         item.author = item.id.split("/", 1)[0]

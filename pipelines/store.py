@@ -6,6 +6,7 @@ twice leaves one row per model and edge.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from itemadapter import ItemAdapter
@@ -17,6 +18,8 @@ from hfspider.db import Batch, DatabaseError, Listing, now
 from hfspider.extensions.crawlrun import CrawlRun
 from hfspider.items import EdgeItem, ModelItem, StoredEdgeItem, StoredModelItem
 from hfspider.marks import Failed, Listed, PageDone
+
+logger = logging.getLogger(__name__)
 
 
 class StorePipeline:
@@ -35,8 +38,9 @@ class StorePipeline:
         self.models: dict[str, dict[str, Any]] = {}
         self.edges: dict[tuple[str, str, str], dict[str, Any]] = {}
         self.timer: task.LoopingCall | None = None
-        self.pages_done: dict[int, str] = {}
-        self.pages_walked = 0  # pages 0 .. pages_walked - 1 are all passed on
+        self.pages_done: dict[str, str] = {}  # page URL -> next page URL, for pages done out of order
+        self.walked_to: str | None = None  # every page before this one is passed on
+        self.walk_frozen = False
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> StorePipeline:
@@ -64,11 +68,13 @@ class StorePipeline:
         return item
 
     def _page_done(self, mark: PageDone) -> None:
-        """Advance the walk's resume point over the pages done without a gap before them."""
-        self.pages_done[mark.page] = mark.next_url
-        while self.pages_walked in self.pages_done:
-            self.batch.next_page = self.pages_done.pop(self.pages_walked)
-            self.pages_walked += 1
+        """Advance the walk's resume point along the chain of pages done, from where this run began."""
+        self.pages_done[mark.url] = mark.next_url
+        if self.walked_to is None:
+            self.walked_to = self.run.walk_from
+        while self.walked_to in self.pages_done and not self.walk_frozen:
+            self.walked_to = self.pages_done.pop(self.walked_to)
+            self.batch.next_page = self.walked_to
 
     def flush(self) -> None:
         """Write the buffer in one transaction: items, and the listings they complete, together.
@@ -81,13 +87,18 @@ class StorePipeline:
             return
         batch.models, batch.edges = list(self.models.values()), list(self.edges.values())
         try:
-            self.run.db.write_batch(batch)
+            rejected = self.run.db.write_batch(batch)
         except DatabaseError as error:
             self.broken = True
             self.run.database_failed(error)
             return
         stats = self.crawler.stats
-        stats.inc_value("hfspider/stored_models", len(self.models))
+        for model, why in rejected.items():
+            stats.inc_value("hfspider/failures")
+            logger.error("the database refused model %s, recorded in failures: %s", model, why)
+        if rejected:
+            self.walk_frozen = True  # a walk resumes before the refused models, so the same command asks again
+        stats.inc_value("hfspider/stored_models", len(self.models) - len(rejected))
         stats.inc_value("hfspider/stored_edges", len(self.edges))
         self.models.clear()
         self.edges.clear()

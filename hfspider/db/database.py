@@ -17,10 +17,10 @@ from typing import Any, TypeVar
 from sqlalchemy import Connection, Table, delete, func, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 
 from hfspider.db.engine import DatabaseError, engine_for, exists, one_line, shown
-from hfspider.db.schema import crawl_runs, crawl_state, edges, failures, models, tree_members, walk_state
+from hfspider.db.schema import crawl_runs, crawl_state, edges, failures, models, now, tree_members, walk_state
 from hfspider.hub.lineage import SOURCE_CARD
 from hfspider.outcome import COMPLETE
 
@@ -157,22 +157,61 @@ class Database:
     # -- the crawl's writes -------------------------------------------------
 
     @_translated
-    def write_batch(self, batch: Batch) -> None:
-        """One transaction: a model's edges are replaced by those read now, and a parent listed
-        in full loses the stored children its listing no longer shows."""
+    def write_batch(self, batch: Batch) -> dict[str, str]:
+        """Write a batch in one transaction; returns the models the database refused, with why.
+
+        A model's edges are replaced by those read now, and a parent listed in full loses the stored
+        children its listing no longer shows. If the database refuses a value (not a lost connection),
+        each model is written on its own and the ones it refuses are left out, with the listings
+        that showed them and the walk's page, so that the same command asks for them again.
+        """
+        try:
+            with self.engine.begin() as conn:
+                self._write_items(conn, batch.models, batch.edges)
+                self._write_state(conn, batch)
+            return {}
+        except (OperationalError, InterfaceError):
+            raise
+        except SQLAlchemyError:
+            pass
+        rejected: dict[str, str] = {}
+        by_child: dict[str, list[dict[str, Any]]] = {}
+        for edge in batch.edges:
+            by_child.setdefault(edge["child_id"], []).append(edge)
+        for row in batch.models:
+            try:
+                with self.engine.begin() as conn:
+                    self._write_items(conn, [row], by_child.pop(row["id"], []))
+            except (OperationalError, InterfaceError):
+                raise
+            except SQLAlchemyError as error:
+                rejected[row["id"]] = one_line(getattr(error, "orig", None) or error)
         with self.engine.begin() as conn:
-            upsert(conn, models, batch.models)
-            ids = [row["id"] for row in batch.models]
-            for chunk in chunks(ids):
-                conn.execute(delete(edges).where(edges.c.child_id.in_(chunk)))
-            upsert(conn, edges, batch.edges)
-            for listing in batch.listings:
-                self._drop_unlisted(conn, listing)
-            upsert(conn, crawl_state, [{"crawl_key": batch.key, "model_id": listing.parent} for listing in batch.listings])
-            if batch.failures:
-                conn.execute(insert(failures), [{**f, "crawl_key": batch.key} for f in batch.failures])
-            if batch.next_page:
-                upsert(conn, walk_state, [{"crawl_key": batch.key, "next_url": batch.next_page}])
+            upsert(conn, edges, [edge for group in by_child.values() for edge in group])  # edges whose model came earlier
+            kept = Batch(batch.key, listings=[listing for listing in batch.listings if not listing.children & rejected.keys()])
+            kept.next_page = None if rejected else batch.next_page
+            kept.failures = batch.failures + [
+                {"url": "", "model_id": model, "status": None, "error": f"the database refused it: {why}", "failed_at": now()}
+                for model, why in rejected.items()
+            ]
+            self._write_state(conn, kept)
+        return rejected
+
+    @staticmethod
+    def _write_items(conn: Connection, rows: list[dict[str, Any]], links: list[dict[str, Any]]) -> None:
+        upsert(conn, models, rows)
+        for chunk in chunks([row["id"] for row in rows]):
+            conn.execute(delete(edges).where(edges.c.child_id.in_(chunk)))
+        upsert(conn, edges, links)
+
+    def _write_state(self, conn: Connection, batch: Batch) -> None:
+        for listing in batch.listings:
+            self._drop_unlisted(conn, listing)
+        upsert(conn, crawl_state, [{"crawl_key": batch.key, "model_id": listing.parent} for listing in batch.listings])
+        if batch.failures:
+            conn.execute(insert(failures), [{**f, "crawl_key": batch.key} for f in batch.failures])
+        if batch.next_page:
+            upsert(conn, walk_state, [{"crawl_key": batch.key, "next_url": batch.next_page}])
 
     @staticmethod
     def _drop_unlisted(conn: Connection, listing: Listing) -> None:
@@ -280,30 +319,58 @@ class Database:
 
     @_translated
     def stored(self, ids: Sequence[str]) -> set[str]:
+        """Those of ``ids`` stored and still on the Hub."""
         found: set[str] = set()
         with self._read() as conn:
             for chunk in chunks(ids):
-                found.update(conn.execute(select(models.c.id).where(models.c.id.in_(chunk))).scalars())
+                query = select(models.c.id).where(models.c.id.in_(chunk), models.c.deleted_at.is_(None))
+                found.update(conn.execute(query).scalars())
         return found
+
+    @_translated
+    def mark_gone(self, since: str) -> int:
+        """After a complete walk of the whole Hub that began at ``since``: models it did not list are gone."""
+        with self.engine.begin() as conn:
+            stale = models.c.fetched_at < since
+            result = conn.execute(update(models).where(stale, models.c.deleted_at.is_(None)).values(deleted_at=now()))
+            return int(result.rowcount or 0)
 
     @_translated
     def links(self, ids: Sequence[str], walk: str, relations: Iterable[str] | None) -> list[tuple[str, str, str]]:
         """Edges leaving ``ids`` towards their children (``down``) or parents (``up``), as (from, to, relation).
 
         The Hub finds children by their tags only; an edge read from a child's card is followed
-        upward, never down, so a tree is the same from a crawl and from an index.
+        upward, never down, so a tree is the same from a crawl and from an index. Edges to a model
+        the Hub no longer lists are left out: a walk does not go on through it.
         """
         here, there = (edges.c.parent_id, edges.c.child_id) if walk == "down" else (edges.c.child_id, edges.c.parent_id)
         found: list[tuple[str, str, str]] = []
         with self._read() as conn:
             for chunk in chunks(ids):
-                query = select(here, there, edges.c.relation).where(here.in_(chunk))
+                gone = select(models.c.id).where(models.c.deleted_at.is_not(None))
+                query = select(here, there, edges.c.relation).where(here.in_(chunk), there.not_in(gone))
                 if walk == "down":
                     query = query.where(edges.c.source != SOURCE_CARD)
                 if relations is not None:
                     query = query.where(edges.c.relation.in_(list(relations)))
                 found += [(o, t, r) for o, t, r in conn.execute(query.order_by(here, there))]
+            if walk == "up":  # a card may name its parent in another case than the Hub spells it
+                spelled = self._as_stored(conn, {target for _o, target, _r in found})
+                found = [(o, spelled.get(t, t), r) for o, t, r in found]
         return found
+
+    @staticmethod
+    def _as_stored(conn: Connection, ids: set[str]) -> dict[str, str]:
+        """For ids not stored as written, the stored id that differs only in case."""
+        exact: set[str] = set()
+        for chunk in chunks(sorted(ids)):
+            exact.update(conn.execute(select(models.c.id).where(models.c.id.in_(chunk))).scalars())
+        lowered = {i.lower(): i for i in ids - exact}
+        spelled: dict[str, str] = {}
+        for chunk in chunks(sorted(lowered)):
+            for stored in conn.execute(select(models.c.id).where(func.lower(models.c.id).in_(chunk))).scalars():
+                spelled[lowered[stored.lower()]] = stored
+        return spelled
 
     # -- reports ------------------------------------------------------------
 

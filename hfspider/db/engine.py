@@ -6,9 +6,10 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
+from sqlalchemy.schema import CreateIndex
 
 from hfspider.db.schema import metadata
 
@@ -95,11 +96,13 @@ def _create(url: str) -> Engine:
 
 
 def _create_tables(engine: Engine) -> None:
-    """``create_all``, safe when several crawls start at once on an empty database."""
+    """``create_all``, safe when several crawls start at once on an empty database, plus the columns
+    added since a database was made (``create_all`` adds tables, never columns)."""
     if engine.dialect.name == "postgresql":
         with engine.begin() as conn:
             conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK})
             metadata.create_all(conn)
+            _add_new_columns(conn)
         return
     try:
         metadata.create_all(engine)
@@ -107,6 +110,19 @@ def _create_tables(engine: Engine) -> None:
         if "already exists" not in str(error):
             raise
         metadata.create_all(engine)
+    with engine.begin() as conn:
+        _add_new_columns(conn)
+
+
+def _add_new_columns(conn: Connection) -> None:
+    for table in metadata.sorted_tables:
+        present = {column["name"] for column in inspect(conn).get_columns(table.name)}
+        for column in table.columns:
+            if column.name not in present:
+                kind = column.type.compile(dialect=conn.dialect)
+                conn.execute(text(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}'))
+        for index in table.indexes:
+            conn.execute(CreateIndex(index, if_not_exists=True))
 
 
 def _sqlite_pragmas(connection: Any, _record: Any) -> None:

@@ -16,6 +16,8 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
@@ -50,6 +52,10 @@ models = Table(
     Column("tags", JSONDoc),
     Column("card_data", JSONDoc),
     Column("fetched_at", TIME),
+    # Set when a complete walk of the whole Hub no longer listed the model; trees leave such models out.
+    Column("deleted_at", TIME),
+    Index("ix_models_deleted", "deleted_at"),
+    Index("ix_models_lower_id", func.lower(text("id"))),  # the Hub's ids are case-insensitive
 )
 
 edges = Table(

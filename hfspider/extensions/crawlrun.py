@@ -14,7 +14,7 @@ import json
 import logging
 import shutil
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field, is_dataclass
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -66,6 +66,15 @@ class WalkPlan:
     queue_holds_next: bool = False  # a clean pause left the next page in JOBDIR's queue
 
 
+_MODEL_FIELDS = tuple(f.name for f in fields(StoredModelItem))
+
+
+def _replayed(found: list[dict[str, Any]], links: list[dict[str, Any]]) -> Iterator[StoredModelItem | StoredEdgeItem]:
+    """Stored rows as the items a feed receives: the item's fields only, not the database's bookkeeping."""
+    yield from (StoredModelItem(**{name: row[name] for name in _MODEL_FIELDS}) for row in found)
+    yield from (StoredEdgeItem(**row) for row in links)
+
+
 class CrawlRun:
     """The run's owner; a spider finds it with ``CrawlRun.of(self.crawler)``."""
 
@@ -80,15 +89,23 @@ class CrawlRun:
         self.arguments: dict[str, Any] = asdict(args) if is_dataclass(args) and not isinstance(args, type) else {}
         self.key = crawl_key(self.spider_name, self.arguments)
         # One writer per output folder, and per crawl in a shared database; a killed holder's locks are gone with it.
-        self.locks = [FolderLock(Path(self.output)).acquire()]
-        if database.folder is not None and database.folder.resolve() != Path(self.output).resolve():
-            self.locks.append(FolderLock(database.folder).acquire())
-        if not database.lock_crawl(self.key):
-            raise Busy(f"another live crawl with the same spider and arguments is writing to {database.shown}; wait for it to end")
-        self.history: list[Run] = database.runs(self.key)
+        self.locks: list[FolderLock] = []
+        try:
+            self.locks.append(FolderLock(Path(self.output)).acquire())
+            if database.folder is not None and database.folder.resolve() != Path(self.output).resolve():
+                self.locks.append(FolderLock(database.folder).acquire())
+            if not database.lock_crawl(self.key):
+                raise Busy(f"another live crawl with the same spider and arguments is writing to {database.shown}; wait for it to end")
+            self.history: list[Run] = database.runs(self.key)
+        except BaseException:
+            self._unlock()
+            raise
         self.run_id: int | None = None
         self.roots: list[str] = []  # whose trees are written when the crawl completes
         self.tree_spec: TreeSpec | None = None
+        self.sweep_since: str | None = None
+        self.walk_from: str | None = None  # the first page of this run's walk
+        self.started_at = now()
         self.db_error: str | None = None
         jobdir = crawler.settings.get("JOBDIR")
         self.jobdir = Path(jobdir) if jobdir else None
@@ -202,14 +219,12 @@ class CrawlRun:
     def replay_members(self, ids: list[str]) -> Iterator[StoredModelItem | StoredEdgeItem]:
         """Stored models and their edges, so a resumed crawl's feeds come out whole."""
         for found, links in self.db.members(ids):
-            yield from (StoredModelItem(**row) for row in found)
-            yield from (StoredEdgeItem(**row) for row in links)
+            yield from _replayed(found, links)
 
     def replay_since(self, since: str) -> Iterator[StoredModelItem | StoredEdgeItem]:
         """Models (and their edges) an unfinished walk stored."""
         for found, links in self.db.fetched_since(since):
-            yield from (StoredModelItem(**row) for row in found)
-            yield from (StoredEdgeItem(**row) for row in links)
+            yield from _replayed(found, links)
 
     # -- what the spider tells the run --------------------------------------
 
@@ -217,6 +232,11 @@ class CrawlRun:
         """Derive these roots' families when the crawl completes."""
         self.roots = list(roots)
         self.tree_spec = spec
+
+    def sweep_gone(self, since: str) -> None:
+        """This run lists the whole Hub from a walk that began at ``since``: if it completes, models
+        stored before then that it did not list are gone from the Hub."""
+        self.sweep_since = since
 
     def add_roots(self, roots: list[str]) -> None:
         self.roots += [root for root in roots if root not in self.roots]
@@ -261,6 +281,10 @@ class CrawlRun:
         outcome = self.outcome(reason)
         stats = self.crawler.stats
         try:
+            if outcome.complete and self.sweep_since is not None:
+                gone = self.db.mark_gone(self.sweep_since)
+                stats.set_value("hfspider/gone", gone)
+                logger.info("%d stored models are no longer on the Hub (models.deleted_at)", gone)
             if outcome.complete and self.tree_spec is not None:
                 trees, _missing = write_trees(self.db, self.output, self.roots, self.tree_spec)
                 for tree in trees:
@@ -275,6 +299,9 @@ class CrawlRun:
             logger.error("could not record the end of the crawl: %s", error)
         if outcome == Outcome.SHUTDOWN:
             self._mark_jobdir(closed=True)
+        self._unlock()
+
+    def _unlock(self) -> None:
         self.db.unlock_crawl()
         for lock in self.locks:
             lock.release()

@@ -40,8 +40,9 @@ EXPAND: tuple[str, ...] = (
     "trendingScore",
 )
 
-# huggingface_hub's repo id rule: optional owner, names of word chars, '-' and '.'.
-_REPO_ID = re.compile(r"^(?:[\w.-]{1,96}/)?[\w.-]{1,96}$")
+# huggingface_hub's repo id rule (validate_repo_id): an optional owner and a name, each 1-96 ASCII
+# word characters, '-' or '.', starting and ending with a word character.
+_REPO_ID = re.compile(r"(?:\b[\w\-.]{1,96}\b/)?\b[\w\-.]{1,96}\b", re.ASCII)
 
 
 def endpoint(setting: str) -> str:
@@ -79,7 +80,7 @@ def token() -> str | None:
 
 def is_repo_id(value: str) -> bool:
     """True for a syntactically valid model id (``org/name`` or a legacy bare ``name``)."""
-    return bool(_REPO_ID.match(value)) and ".." not in value and "--" not in value and not value.endswith(".git")
+    return bool(_REPO_ID.fullmatch(value)) and ".." not in value and "--" not in value and not value.endswith(".git")
 
 
 def _query(params: Iterable[tuple[str, Any]]) -> str:

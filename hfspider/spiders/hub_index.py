@@ -55,24 +55,28 @@ class HubIndexSpider(HubSpider):
 
     async def start(self) -> AsyncIterator[Any]:
         plan = self.run.walk_plan(self.full)
+        if not plan.since and not self.args.params():
+            self.run.sweep_gone(plan.replay_since or self.run.started_at)
         if plan.replay_since:
             self.logger.info("resuming an unfinished walk from %s", plan.next_url or "its first page")
             self._replay_since = plan.replay_since
             yield self.replay_request()
             if plan.queue_holds_next:
+                self.run.walk_from = plan.next_url
                 return  # a clean pause: JOBDIR's queue holds the next page
         if plan.since:
             self.logger.info("refreshing: models modified since %s", plan.since)
         self.crawler.stats.set_value("hfspider/refresh_since", plan.since or "")
         sort = SORT_MODIFIED if plan.since else SORT_CREATED
         first = plan.next_url or listing_url(self.hub, [*self.args.params(), ("sort", sort)])
+        self.run.walk_from = first
         yield self._page(first, plan.since, FIRST_PAGE)
 
     def parse_replay(self, response: Response) -> Iterator[Any]:
         yield from self.run.replay_since(self._replay_since)
 
-    def _page(self, url: str, since: str | None, pages: Pages, number: int = 0) -> Request:
-        meta = {"hf_since": since, "hf_pages": pages, "hf_page": number}
+    def _page(self, url: str, since: str | None, pages: Pages) -> Request:
+        meta = {"hf_since": since, "hf_pages": pages, "hf_url": url}
         return Request(url, callback=self.parse_page, errback=self.failed, meta=meta, dont_filter=True)
 
     def parse_page(self, response: Response) -> Iterator[Any]:
@@ -91,11 +95,11 @@ class HubIndexSpider(HubSpider):
             url = following.url
         if url:
             # Asked for first, so the next page downloads while this one's items go through the pipelines.
-            yield self._page(url, since, following.pages, response.meta["hf_page"] + 1)
+            yield self._page(url, since, following.pages)
         for record in fresh:
             item, edges = self.items_for(record)
             if item is not None:
                 yield item
                 yield from edges
         if url:
-            yield PageDone(response.meta["hf_page"], url)  # after the page's items: a resumed walk may start there
+            yield PageDone(response.meta["hf_url"], url)  # after the page's items: a resumed walk may start there

@@ -9,7 +9,7 @@ from scrapy import Request
 from scrapy.http import Response
 
 from hfspider.arguments import TreeArguments
-from hfspider.hub.endpoint import PAGE_SIZE, SORT_LIKES, children_url, listing_url, model_url, next_link
+from hfspider.hub.endpoint import PAGE_SIZE, SORT_LIKES, children_url, listing_url, model_url
 from hfspider.hub.lineage import SOURCE_LISTING, UNKNOWN
 from hfspider.hub.paging import FIRST_PAGE, Pages, follow
 from hfspider.hub.status import NOT_THERE, why_missing
@@ -78,9 +78,10 @@ class ModelTreeSpider(HubSpider):
 
     # -- roots -------------------------------------------------------------
 
-    def _top_request(self, wanted: int, url: str) -> Request:
+    def _top_request(self, wanted: int, url: str, pages: Pages = FIRST_PAGE) -> Request:
         # Read on every run, resumed or not: it is how a resumed crawl learns its roots again.
-        return Request(url, callback=self.parse_top, errback=self.failed, meta={"hf_wanted": wanted}, dont_filter=True)
+        meta = {"hf_wanted": wanted, "hf_pages": pages}
+        return Request(url, callback=self.parse_top, errback=self.failed, meta=meta, dont_filter=True)
 
     def _root_request(self, root: str) -> Request | None:
         if root in self._stored_roots and self.args.direction == "down":
@@ -102,9 +103,16 @@ class ModelTreeSpider(HubSpider):
             request = self._root_request(root)
             if request:
                 yield request
-        following = next_link(response.headers)
-        if following and wanted > len(ids):
-            yield self._top_request(wanted - len(ids), following)
+        following = follow(self.hub, response.headers, response.meta.get("hf_pages", FIRST_PAGE), len(new))
+        if wanted <= len(ids):
+            return
+        if following.url:
+            yield self._top_request(wanted - len(ids), following.url, following.pages)
+        elif following.error:
+            yield self.failure(response.request, response.status, following.error)
+        else:
+            found = self.args.top - (wanted - len(ids))
+            self.logger.warning("-a top=%d: the Hub lists only %d models; crawling those", self.args.top, found)
 
     def _read_model(self, response: Response) -> tuple[ModelItem | None, list[EdgeItem], list[Any]]:
         """A model call's item and edges, or, for a 200 whose body is no record, what to do instead."""

@@ -572,11 +572,6 @@ def test_a_crawl_writing_the_same_sqlite_file_from_another_output_is_refused(hub
     assert run_of(crawler).db.url.endswith("shared/hub.sqlite")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="product bug: CrawlRun.__init__ (hfspider/extensions/crawlrun.py) acquires the output folder's lock, then raises Busy "
-    "(or DatabaseError) on a later step without releasing it: the folder stays locked while the error's traceback lives",
-)
 def test_a_refused_crawl_leaves_no_lock_behind(hub_crawler: MakeCrawler, tmp_path: Path) -> None:
     """A crawl refused at start holds nothing: the next crawl on the same output starts while the error is still
     referenced (as a logged Twisted Failure or a caller's saved exception keeps it)."""

@@ -417,8 +417,9 @@ def test_index_walks_every_page_and_marks_each_done(hub_crawler: MakeCrawler, hu
     assert len(outputs) == -(-len(truth.public) // 40)
     for number, out in enumerate(outputs[:-1]):
         assert isinstance(out[0], Request), "the next page is asked for before the page's items"
-        assert out[0].meta["hf_page"] == number + 1
-        assert out[-1] == PageDone(number, out[0].url), "the page's mark comes after its items and names the page after it"
+        this_page = first.url if number == 0 else outputs[number - 1][0].url
+        assert out[0].meta["hf_url"] == out[0].url
+        assert out[-1] == PageDone(this_page, out[0].url), "the page's mark comes after its items and names it and the page after it"
         assert len(of_type(out, PageDone)) == 1
     assert not any(isinstance(o, (Request, PageDone, Failed)) for o in outputs[-1])
     everything = [o for out in outputs for o in out]

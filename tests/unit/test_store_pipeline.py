@@ -162,7 +162,8 @@ def test_marks_are_dropped_but_written_with_the_batch(make_store: Callable[..., 
     store, crawler = make_store()
     run = CrawlRun.of(crawler)
     failed = Failed("https://huggingface.co/api/models?filter=base_model%3Aorg%2Fx", "org/x", 503, "HTTP 503")
-    marks = [Listed(PARENT, None, frozenset({"org/a"})), failed, PageDone(0, "https://huggingface.co/api/models?cursor=c1")]
+    run.walk_from = page_url(0)
+    marks = [Listed(PARENT, None, frozenset({"org/a"})), failed, PageDone(page_url(0), page_url(1))]
     for mark in marks:
         with pytest.raises(DropItem):
             store.process_item(mark)
@@ -174,19 +175,29 @@ def test_marks_are_dropped_but_written_with_the_batch(make_store: Callable[..., 
     )
     assert (key, url, model_id, status, error) == (run.key, failed.url, failed.model_id, failed.status, failed.error)
     assert failed_at
-    assert rows(crawler, "SELECT crawl_key, next_url FROM walk_state") == [(run.key, "https://huggingface.co/api/models?cursor=c1")]
+    assert rows(crawler, "SELECT crawl_key, next_url FROM walk_state") == [(run.key, page_url(1))]
+
+
+def page_url(n: int) -> str:
+    return f"https://huggingface.co/api/models?sort=createdAt&cursor=c{n}"
 
 
 def next_page(n: int) -> str:
-    return f"https://huggingface.co/api/models?sort=createdAt&cursor=c{n + 1}"
+    return page_url(n + 1)
+
+
+def done(n: int) -> PageDone:
+    """The mark of page ``n`` of a walk that began at page 0."""
+    return PageDone(page_url(n), next_page(n))
 
 
 def test_walk_state_keeps_the_latest_page(make_store: Callable[..., tuple[StorePipeline, Crawler]]) -> None:
     """Pages done in order move the resume point forward; it is written with the batch that completes them."""
     store, crawler = make_store(2)
-    feed(store, [PageDone(0, next_page(0)), model("org/a"), model("org/b")])
+    CrawlRun.of(crawler).walk_from = page_url(0)
+    feed(store, [done(0), model("org/a"), model("org/b")])
     assert rows(crawler, "SELECT next_url FROM walk_state") == [(next_page(0),)]
-    feed(store, [model("org/c"), PageDone(1, next_page(1))])
+    feed(store, [model("org/c"), done(1)])
     store.close_spider()
     assert rows(crawler, "SELECT next_url FROM walk_state") == [(next_page(1),)]
 
@@ -197,14 +208,15 @@ def test_walk_resumes_after_the_last_page_with_no_gap_before_it(
 ) -> None:
     """Pages finish out of order: resuming after a page whose predecessor is not done would skip that predecessor."""
     store, crawler = make_store()
-    done: set[int] = set()
+    CrawlRun.of(crawler).walk_from = page_url(0)
+    finished: set[int] = set()
     for page in order:
-        feed(store, [PageDone(page, next_page(page))])
+        feed(store, [done(page)])
         store.flush()
-        done.add(page)
-        walked = next(n for n in range(len(order) + 1) if n not in done)  # pages 0 .. walked-1 are all done
+        finished.add(page)
+        walked = next(n for n in range(len(order) + 1) if n not in finished)  # pages 0 .. walked-1 are all done
         expected = [(next_page(walked - 1),)] if walked else []
-        assert rows(crawler, "SELECT next_url FROM walk_state") == expected, f"after pages {sorted(done)}"
+        assert rows(crawler, "SELECT next_url FROM walk_state") == expected, f"after pages {sorted(finished)}"
 
 
 def test_a_listing_counts_towards_the_batch(make_store: Callable[..., tuple[StorePipeline, Crawler]]) -> None:
@@ -332,7 +344,7 @@ def test_a_database_error_stops_writing_and_marks_nothing_done(make_store: Calla
     execute(crawler, ddl)  # the database works again
     feed(
         store,
-        [model("org/b"), edge("org/b"), model("org/c"), Listed("org/b", None, frozenset()), PageDone(0, next_page(0))],
+        [model("org/b"), edge("org/b"), model("org/c"), Listed("org/b", None, frozenset()), done(0)],
     )
     feed(store, [Failed("https://h/x", "org/x", 500, "HTTP 500")])
     store.close_spider()
@@ -347,21 +359,16 @@ def test_a_database_error_stops_writing_and_marks_nothing_done(make_store: Calla
 # -- a walk resumed from JOBDIR's queue ---------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="product bug: hub_index numbers pages from 0 in each run (meta hf_page) and StorePipeline._page_done "
-    "(pipelines/store.py) waits for page 0, but a page request restored from JOBDIR's queue keeps the paused run's number, "
-    "so after a JOBDIR resume walk_state never moves again",
-)
 def test_walk_resumed_from_the_jobdir_queue_still_moves_its_resume_point(hub_crawler: MakeCrawler) -> None:
     """Run 1 paused cleanly with page 3 of the walk in JOBDIR's queue; run 2 takes it from there. If run 2 is then
     killed, run 3 resumes from walk_state: it must be where run 2 got to, not where run 1 stopped."""
     paused = hub_crawler(HubIndexSpider)
     walk = f"{HUB}/api/models?sort=createdAt&limit=1000"
-    queued = paused.spider._page(f"{walk}&cursor=c3", None, Pages((), 0), 3)  # type: ignore[union-attr]
+    queued = paused.spider._page(f"{walk}&cursor=c3", None, Pages((), 0))  # type: ignore[union-attr]
     pickled = pickle.dumps(queued.to_dict(spider=paused.spider))
 
     crawler = hub_crawler(HubIndexSpider)  # run 2, same crawl
+    CrawlRun.of(crawler).walk_from = f"{walk}&cursor=c3"  # as start() sets it from walk_state when JOBDIR's queue holds the page
     store = StorePipeline.from_crawler(crawler)
     request = request_from_dict(pickle.loads(pickled), spider=crawler.spider)
     records = [{"id": "org/m1", "lastModified": "2025-06-01T00:00:00.000Z"}, {"id": "org/m2", "lastModified": "2025-06-01T00:00:00.000Z"}]
