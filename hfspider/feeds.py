@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 from pathlib import Path
@@ -9,10 +10,14 @@ from typing import IO, Any
 
 from scrapy.extensions.feedexport import FileFeedStorage
 
+from hfspider.extensions.crawlrun import CrawlRun
+
+logger = logging.getLogger(__name__)
+
 
 def uri_params(params: dict[str, Any], spider: Any) -> dict[str, Any]:
     """Adds ``%(output)s`` to the placeholders a feed URI may use."""
-    return {**params, "output": spider.settings.get("HFSPIDER_OUTPUT", "output")}
+    return {**params, "output": spider.settings.get("HFSPIDER_OUTPUT")}
 
 
 class AtomicFileFeedStorage(FileFeedStorage):
@@ -20,10 +25,12 @@ class AtomicFileFeedStorage(FileFeedStorage):
 
     Scrapy's file storage writes in place, so a killed crawl leaves a feed that
     looks finished; here it leaves only the ``.partial`` file, and the last
-    complete feed stays where it was.
+    complete feed stays where it was. A crawl whose database failed keeps its
+    feed as ``.partial`` too: it would list models the database does not hold.
     """
 
     def open(self, spider: Any) -> IO[bytes]:
+        self.crawler = spider.crawler
         path = Path(self.path)
         path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_name(path.name + ".partial")
@@ -33,4 +40,8 @@ class AtomicFileFeedStorage(FileFeedStorage):
 
     def store(self, file: IO[bytes]) -> None:
         file.close()
+        run = self.crawler.get_extension(CrawlRun)
+        if run is not None and run.db_error is not None:
+            logger.warning("%s left as %s: the database failed, so it would list models the database does not hold", self.path, file.name)
+            return
         os.replace(file.name, self.path)

@@ -26,8 +26,11 @@ class FolderLock:
         self._file: IO[str] | None = None
 
     def acquire(self) -> FolderLock:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        file = (self.folder / LOCK_FILE).open("a+", encoding="utf-8")
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            file = (self.folder / LOCK_FILE).open("a+", encoding="utf-8")
+        except OSError as error:
+            raise OSError(f"cannot write to {self.folder} ({error.strerror or error}); give a writable folder") from None
         try:
             fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

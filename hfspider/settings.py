@@ -69,6 +69,10 @@ DOWNLOADER_MIDDLEWARES = {
     "hfspider.middlewares.ratelimit.RateLimitMiddleware": 900,
     "hfspider.middlewares.auth.HubAuthMiddleware": 950,
 }
+# A Hub answer is a few MB at most (1,000 models with their cards); anything far bigger is refused
+# (and recorded in failures) rather than stored. Scrapy's default is 1 GB.
+DOWNLOAD_MAXSIZE = 64 * 1024 * 1024
+DOWNLOAD_WARNSIZE = 16 * 1024 * 1024
 RETRY_ENABLED = True
 RETRY_TIMES = 5
 RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408]

@@ -31,6 +31,40 @@ def real_records() -> list[dict[str, Any]]:
     return [json.loads(line) for line in SHARED_DATA.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
+UNICODE_ID = "bad/unicode-card"
+_LINEAGE = ["base_model:bad/root", "base_model:finetune:bad/root"]
+
+
+@pytest.fixture
+def hostile_records() -> list[dict[str, Any]]:
+    """A family whose records carry everything the Hub should not send: wrong types, huge tag lists, NUL,
+    NaN, lone surrogates, over-long free text, and ids huggingface_hub would refuse."""
+    return [
+        {"id": "bad/root", "tags": ["license:mit"]},
+        {
+            "id": "bad/types",
+            "tags": [*_LINEAGE, 5, None, {"x": 1}],
+            "downloads": "many",
+            "likes": {"n": 1},
+            "createdAt": 12,
+            "lastModified": "not a date",
+            "gated": ["auto"],
+            "private": 0,
+            "cardData": "just text",
+            "safetensors": [1, 2],
+            "library_name": 5,
+            "pipeline_tag": {},
+        },
+        {"id": "bad/huge", "tags": _LINEAGE + [f"tag-{i}" for i in range(20_000)]},
+        {"id": UNICODE_ID, "tags": _LINEAGE, "cardData": {"license": "MIT", "description": "日本語 😀 \u0000 end"}},
+        {"id": "bad/grandchild", "tags": [f"base_model:{UNICODE_ID}", f"base_model:adapter:{UNICODE_ID}"]},
+        {"id": "bad/long-author", "tags": _LINEAGE, "author": "a" * 300, "sha": "f" * 200},
+        {"id": "bad/nan-card", "tags": _LINEAGE, "cardData": {"score": float("nan"), "note": "a\ud800b"}},
+        {"id": "bad/ünïcödé-模型", "tags": _LINEAGE},
+        {"id": "bad/under-a-bad-id", "tags": ["base_model:bad/ünïcödé-模型", "base_model:finetune:bad/ünïcödé-模型"]},
+    ]
+
+
 @dataclass
 class CrawlResult:
     """What a ``scrapy crawl`` subprocess left behind."""

@@ -6,42 +6,25 @@ import json
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
 from hfspider.replica import Hub, ReplicaServer
-
-LINEAGE = ["base_model:bad/root", "base_model:finetune:bad/root"]
-UNICODE_ID = "bad/ünïcödé-模型"
-RECORDS = [
-    {"id": "bad/root", "tags": ["license:mit"]},
-    {
-        "id": "bad/types",
-        "tags": [*LINEAGE, 5, None, {"x": 1}],
-        "downloads": "many",
-        "likes": {"n": 1},
-        "createdAt": 12,
-        "lastModified": "not a date",
-        "gated": ["auto"],
-        "private": 0,
-        "cardData": "just text",
-        "safetensors": [1, 2],
-        "library_name": 5,
-        "pipeline_tag": {},
-    },
-    {"id": "bad/huge", "tags": LINEAGE + [f"tag-{i}" for i in range(20_000)]},
-    {"id": UNICODE_ID, "tags": LINEAGE, "cardData": {"license": "MIT", "description": "日本語 😀 \u0000 end"}},
-    {"id": "bad/grandchild", "tags": [f"base_model:{UNICODE_ID}", f"base_model:adapter:{UNICODE_ID}"]},
-]
+from tests.conftest import UNICODE_ID
 
 
-def test_wrong_types_huge_tags_and_unicode(run_crawl) -> None:
-    with ReplicaServer(Hub(RECORDS)) as server:
+def test_wrong_types_huge_tags_and_unicode(hostile_records: list[dict[str, Any]], run_crawl) -> None:
+    with ReplicaServer(Hub(hostile_records)) as server:
         result = run_crawl("root=bad/root", endpoint=server.url)
     assert result.returncode == 0, result.stderr[-2000:]
     depths = dict(result.rows("SELECT model_id, depth FROM tree_members"))
-    assert depths == {"bad/root": 0, "bad/types": 1, "bad/huge": 1, UNICODE_ID: 1, "bad/grandchild": 2}
+    expected = {"bad/root": 0, "bad/types": 1, "bad/huge": 1, UNICODE_ID: 1, "bad/grandchild": 2, "bad/long-author": 1, "bad/nan-card": 1}
+    assert depths == expected
+    # An id huggingface_hub refuses (not ASCII) is no model: skipped, not stored, not followed.
+    assert result.rows("SELECT COUNT(*) FROM models WHERE id = 'bad/ünïcödé-模型'") == [(0,)]
+    assert result.rows("SELECT COUNT(*) FROM models WHERE id = 'bad/under-a-bad-id'") == [(0,)]
     columns = "downloads, likes, created_at, last_modified, gated, private, card_data, num_parameters, library_name, pipeline_tag"
     row = result.rows(f"SELECT {columns} FROM models WHERE id='bad/types'")
     assert row == [(None, None, "1970-01-01T00:00:12Z", None, None, 0, None, None, None, None)]  # private: the Hub said false
@@ -50,6 +33,8 @@ def test_wrong_types_huge_tags_and_unicode(run_crawl) -> None:
     (card,) = result.rows(f"SELECT card_data FROM models WHERE id='{UNICODE_ID}'")[0]
     assert json.loads(card)["description"] == "日本語 😀  end"  # NUL removed: PostgreSQL refuses it
     assert result.rows(f"SELECT license FROM models WHERE id='{UNICODE_ID}'") == [("mit",)]
+    (card,) = result.rows("SELECT card_data FROM models WHERE id='bad/nan-card'")[0]
+    assert json.loads(card) == {"score": None, "note": "a?b"}  # NaN is not JSON; a lone surrogate is not UTF-8
 
 
 class _LoopingHub(BaseHTTPRequestHandler):

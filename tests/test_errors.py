@@ -84,3 +84,63 @@ def test_one_bad_root_among_good_ones(run_crawl, server) -> None:
     assert result.returncode == 1
     assert result.rows("SELECT model_id, depth FROM tree_members ORDER BY depth") == [("org/root", 0), ("org/kid", 1)]
     assert result.rows("SELECT outcome FROM crawl_runs") == [("root_errors",)]
+
+
+@pytest.mark.parametrize(
+    ("content", "words"),
+    [
+        (b"org/root\n\xff\xfeorg/kid\n", "not UTF-8"),
+        (b"org/root\n" + b"x" * 5000 + b"\n", "line 2 is 5000 characters long"),
+        (b"hf_AbCdEfGhIjKlMnOpQrStUvWxYz012345\n", "'hf_***' is not a model id"),
+        (b".\n", "'.' is not a model id"),
+        (b"dots/name.\n", "'dots/name.' is not a model id"),
+    ],
+)
+def test_roots_file_hygiene(content: bytes, words: str, tmp_path: Path, run_crawl, server) -> None:
+    roots = tmp_path / "roots.txt"
+    roots.write_bytes(content)
+    result = run_crawl(f"roots_file={roots}", endpoint=server.url)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr and len(last_line(result)) < 300
+    assert words in last_line(result)
+    assert "AbCdEfGhIjKlMnOpQrStUvWxYz012345" not in result.stderr + result.stdout
+    assert_nothing_written(result)
+
+
+def test_roots_file_with_a_byte_order_mark(tmp_path: Path, run_crawl, server) -> None:
+    roots = tmp_path / "roots.txt"
+    roots.write_bytes("\ufefforg/root\n".encode())
+    result = run_crawl(f"roots_file={roots}", endpoint=server.url)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.rows("SELECT model_id FROM tree_members ORDER BY depth") == [("org/root",), ("org/kid",)]
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "words"),
+    [
+        ("HFSPIDER_BATCH_SIZE", "abc", "HFSPIDER_BATCH_SIZE=abc"),
+        ("HFSPIDER_FLUSH_SECONDS", "-1", "HFSPIDER_FLUSH_SECONDS=-1"),
+        ("HFSPIDER_FLUSH_SECONDS", "nan", "HFSPIDER_FLUSH_SECONDS=nan"),
+        ("RETRY_TIMES", "many", "RETRY_TIMES=many"),
+        ("JOBDIR", "FILE", "that is a file"),
+    ],
+)
+def test_bad_settings(setting: str, value: str, words: str, tmp_path: Path, run_crawl, server) -> None:
+    if value == "FILE":
+        value = str(tmp_path / "a-file")
+        Path(value).write_text("x")
+    result = run_crawl("root=org/root", endpoint=server.url, settings={setting: value})
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert last_line(result).startswith("error: ") and words in last_line(result)
+    assert_nothing_written(result)
+
+
+def test_top_above_what_the_hub_has_is_said(run_crawl, server) -> None:
+    result = run_crawl("top=100000000000000000000000", endpoint=server.url)
+    public = sum(1 for r in RECORDS if not r.get("private"))
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert f"-a top=100000000000000000000000: the Hub lists only {public} models" in result.stderr
+    assert {row[0] for row in result.rows("SELECT DISTINCT root_id FROM tree_members")} == {
+        r["id"] for r in RECORDS if not r.get("private")
+    }

@@ -15,8 +15,7 @@ from typing import Any
 
 from hfspider.replica import Hub, ReplicaServer, generate
 from hfspider.replica.truth import Truth
-from tests.conftest import ROOT, CrawlResult, crawl, needs_real_data, start_crawl
-from tests.test_resilience import wait_for_rows
+from tests.conftest import ROOT, CrawlResult, crawl, needs_real_data, start_crawl, wait_for_rows
 
 
 def stored(result: CrawlResult) -> tuple[set[str], set[tuple[str, str, str]]]:

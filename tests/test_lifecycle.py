@@ -1,0 +1,160 @@
+"""A run's life end to end: who may write where, what the exit status says, what a feed may hold."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from hfspider.replica import Hub, ReplicaServer
+from hfspider.replica.truth import Truth
+from tests.conftest import ROOT, crawl, start_crawl, wait_for_rows
+
+
+def family(prefix: str, fanout: int, levels: int) -> list[dict[str, object]]:
+    """A regular family: every model has ``fanout`` fine-tunes, ``levels`` deep."""
+    records: list[dict[str, object]] = [{"id": f"{prefix}/m", "tags": []}]
+    layer = [f"{prefix}/m"]
+    for _ in range(levels):
+        below = []
+        for parent in layer:
+            for i in range(fanout):
+                child = f"{parent}-{i}"
+                records.append({"id": child, "tags": [f"base_model:{parent}", f"base_model:finetune:{parent}"]})
+                below.append(child)
+        layer = below
+    return records
+
+
+RECORDS = family("a", 5, 3) + family("b", 4, 3)
+TRUTH = Truth(RECORDS)
+
+
+@pytest.fixture
+def server() -> Iterator[ReplicaServer]:
+    with ReplicaServer(Hub(RECORDS), latency=0.3) as replica:
+        yield replica
+
+
+def last_line(stderr: str) -> str:
+    return stderr.strip().splitlines()[-1]
+
+
+def test_a_second_crawl_into_a_busy_folder_is_refused(server: ReplicaServer, tmp_path: Path) -> None:
+    output = tmp_path / "out"
+    first = start_crawl(output, "model_tree", "root=a/m", endpoint=server.url)
+    wait_for_rows(output / "hfspider.sqlite", 5)
+    second = crawl(output, "model_tree", "root=b/m", endpoint=server.url)
+    assert second.returncode == 1
+    assert "Traceback" not in second.stderr
+    assert "another crawl" in last_line(second.stderr) and str(output) in last_line(second.stderr)
+    _, stderr = first.communicate(timeout=120)
+    assert first.returncode == 0, stderr[-2000:]
+    with sqlite3.connect(output / "hfspider.sqlite") as conn:
+        assert {row[0] for row in conn.execute("SELECT DISTINCT root_id FROM tree_members")} == {"a/m"}
+    lines = (output / "models.jsonl").read_text(encoding="utf-8").splitlines()
+    assert sorted(json.loads(line)["id"] for line in lines) == sorted(TRUTH.down("a/m"))  # one family, whole, every line JSON
+
+
+def test_sigterm_pauses_with_143_and_the_same_command_resumes(server: ReplicaServer, tmp_path: Path) -> None:
+    output = tmp_path / "out"
+    process = start_crawl(output, "model_tree", "root=a/m", endpoint=server.url)
+    wait_for_rows(output / "hfspider.sqlite", 10)
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 143, stderr[-2000:]
+    assert "paused: run the same command again to resume" in last_line(stderr)
+    result = crawl(output, "model_tree", "root=a/m", endpoint=server.url)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert dict(result.rows("SELECT model_id, depth FROM tree_members")) == TRUTH.down("a/m")
+    assert [row[0] for row in result.rows("SELECT outcome FROM crawl_runs ORDER BY id")] == ["shutdown", "finished"]
+
+
+def test_a_locked_database_stops_the_crawl_with_one_line(server: ReplicaServer, tmp_path: Path) -> None:
+    """Another process holds the SQLite file's write lock while the crawl runs: exit 1, one error, no feed that looks done."""
+    output = tmp_path / "out"
+    process = start_crawl(output, "model_tree", "root=a/m", endpoint=server.url, settings={"HFSPIDER_FLUSH_SECONDS": 0.5})
+    wait_for_rows(output / "hfspider.sqlite", 1)
+    holder = sqlite3.connect(output / "hfspider.sqlite", isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        _, stderr = process.communicate(timeout=120)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert process.returncode == 1, stderr[-2000:]
+    assert "Traceback" not in stderr
+    assert stderr.count("database write failed") == 1
+    assert "database is locked" in last_line(stderr) and "run the same command again" in last_line(stderr)
+    assert not (output / "models.jsonl").exists() and (output / "models.jsonl.partial").exists()
+    assert not (output / "trees").exists()
+    result = crawl(output, "model_tree", "root=a/m", endpoint=server.url)  # the database works again
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert dict(result.rows("SELECT model_id, depth FROM tree_members")) == TRUTH.down("a/m")
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes to read-only folders")
+def test_an_unwritable_output_folder_is_one_line(server: ReplicaServer, tmp_path: Path) -> None:
+    output = tmp_path / "out"
+    output.mkdir()
+    output.chmod(0o500)
+    result = crawl(output, "model_tree", "root=a/m", endpoint=server.url)
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert str(output) in last_line(result.stderr)
+
+
+def test_an_answer_over_the_size_cap_is_a_failure_not_a_crash(server: ReplicaServer, tmp_path: Path) -> None:
+    result = crawl(tmp_path / "out", "model_tree", "root=a/m", endpoint=server.url, settings={"DOWNLOAD_MAXSIZE": 2000})
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
+    assert result.rows("SELECT COUNT(*) FROM failures")[0][0] >= 1
+    assert result.rows("SELECT outcome FROM crawl_runs") == [("incomplete",)]
+
+
+def test_a_users_own_feed_holds_models_and_edges_only(server: ReplicaServer, tmp_path: Path) -> None:
+    output = tmp_path / "out"
+    user_json, user_jsonl = tmp_path / "mine.json", tmp_path / "mine.jsonl"
+    command = [sys.executable, "-m", "scrapy", "crawl", "model_tree", "-a", "root=b/m", "-s", f"HFSPIDER_OUTPUT={output}"]
+    command += ["-O", str(user_json), "-o", str(user_jsonl)]
+    env = {**os.environ, "HF_ENDPOINT": server.url, "HF_HOME": str(tmp_path / "hf-home")}
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    members = TRUTH.down("b/m")
+    for rows in (json.loads(user_json.read_text()), [json.loads(line) for line in user_jsonl.read_text().splitlines()]):
+        assert sorted(r["id"] for r in rows if "id" in r) == sorted(members)
+        edges = {(r["child_id"], r["parent_id"], r["relation"]) for r in rows if "child_id" in r}
+        assert edges == TRUTH.edges(m for m in members if m != "b/m")
+        assert len(rows) == len(members) + len(edges)  # nothing else: no bookkeeping
+
+
+SCRIPT = """
+import sys
+from scrapy.crawler import CrawlerProcess
+from scrapy.utils.project import get_project_settings
+settings = get_project_settings()
+settings.set("HFSPIDER_DB_URL", sys.argv[1])
+settings.set("HFSPIDER_OUTPUT", sys.argv[2])
+process = CrawlerProcess(settings)
+process.crawl("model_tree", root="a/m")
+process.start()
+"""
+
+
+@pytest.mark.parametrize("url", ["nope://x", "mysql://u@127.0.0.1/x"])
+def test_a_script_with_a_bad_database_url_does_not_crawl(url: str, server: ReplicaServer, tmp_path: Path) -> None:
+    env = {**os.environ, "HF_ENDPOINT": server.url, "HF_HOME": str(tmp_path / "hf-home")}
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-c", SCRIPT, url, str(tmp_path / "out")], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert time.monotonic() - started < 60
+    assert "HFSPIDER_DB_URL" in done.stderr
+    assert not any(path.startswith("/api/") for _m, path, _s, _a in server.requests)  # not a single request to the Hub
