@@ -275,8 +275,10 @@ def test_family_plan_is_none_for_a_first_run(hub_crawler: MakeCrawler, truth: Tr
     assert run_of(crawler).family_plan(list(spider.args.roots), spider.args.spec) is None
 
 
-@pytest.mark.parametrize("max_depth", [None, 1, 2])
-@pytest.mark.parametrize("reason", [None, "shutdown", "closespider_timeout"])
+@pytest.mark.parametrize(
+    ("reason", "max_depth"),
+    [(None, None), ("shutdown", None), ("closespider_timeout", None), ("shutdown", 1), (None, 2)],
+)
 def test_family_plan_lists_stored_but_unlisted_models(
     hub_crawler: MakeCrawler, truth: Truth, max_depth: int | None, reason: str | None
 ) -> None:

@@ -6,12 +6,16 @@ very request a callback's spider built; expected models and edges come from ``Tr
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import pickle
+import sqlite3
 from collections.abc import Callable, Iterable
+from contextlib import closing
 from dataclasses import dataclass
 from itertools import pairwise
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
@@ -35,6 +39,7 @@ from hfspider.spiders.model_tree import ModelTreeSpider
 MakeCrawler = Callable[..., Crawler]
 HOSTILE = ["file:///etc/passwd", "https://evil.example/api/models?cursor=x", "https://huggingface.co/api/datasets?cursor=x"]
 RECORDS = generate(200, 3)
+HUB = "https://huggingface.co"
 
 
 def response(request: Request, body: Any, status: int = 200, link: str | None = None, raw: bytes | None = None) -> TextResponse:
@@ -496,3 +501,60 @@ def test_listing_request_survives_a_jobdir_queue(hub_crawler: MakeCrawler) -> No
     restored = request_from_dict(pickle.loads(pickle.dumps(request.to_dict(spider=spider))), spider=spider)
     assert restored.callback == spider.parse_children and restored.errback == spider.failed
     assert {k: restored.meta[k] for k in request.meta} == request.meta
+
+
+# -- hub_index: where a run's walk begins ---------------------------------------------------------
+
+
+def started(crawler: Crawler) -> list[Any]:
+    """What the spider's ``start()`` yields, after its run was opened (as the engine does before consuming it)."""
+    spider: HubIndexSpider = crawler.spider  # type: ignore[assignment]
+    spider.run.spider_opened(spider)
+
+    async def collect() -> list[Any]:
+        return [item async for item in spider.start()]
+
+    return asyncio.run(collect())
+
+
+def pause_walk_at(crawler: Crawler, next_url: str, reason: str | None) -> None:
+    """A run of the walk that stored ``next_url`` as its resume point, then was paused (``shutdown``) or killed (None)."""
+    run = crawler.spider.run  # type: ignore[union-attr]
+    run.spider_opened(crawler.spider)
+    with closing(sqlite3.connect(Path(crawler.settings["HFSPIDER_OUTPUT"]) / "hfspider.sqlite")) as conn, conn:
+        conn.execute("INSERT INTO walk_state (crawl_key, next_url) VALUES (?, ?)", (run.key, next_url))
+    if reason:
+        run.spider_closed(crawler.spider, reason)
+
+
+def test_index_first_run_walks_from_the_first_page(hub_crawler: MakeCrawler) -> None:
+    crawler = hub_crawler(HubIndexSpider)
+    [first] = started(crawler)
+    assert first.url == listing_url(crawler.spider.hub, [("sort", SORT_CREATED)])  # type: ignore[union-attr]
+    assert crawler.spider.run.walk_from == first.url  # type: ignore[union-attr]
+
+
+def test_index_resumed_after_a_kill_walks_from_the_stored_page(hub_crawler: MakeCrawler) -> None:
+    """No trustworthy queue: the walk starts again at the page the database says is next, after replaying what was stored."""
+    resume_at = f"{HUB}/api/models?sort=createdAt&limit=1000&cursor=c7"
+    pause_walk_at(hub_crawler(HubIndexSpider), resume_at, None)
+    crawler = hub_crawler(HubIndexSpider)
+    replay, page = started(crawler)
+    assert replay.url == "data:,replay"
+    assert page.url == resume_at and page.callback == crawler.spider.parse_page  # type: ignore[union-attr]
+    assert crawler.spider.run.walk_from == resume_at  # type: ignore[union-attr]
+
+
+def test_index_resumed_from_a_clean_pause_leaves_the_next_page_to_the_queue(hub_crawler: MakeCrawler, tmp_path: Path) -> None:
+    """JOBDIR's queue holds the next page: start() asks for none, but the run's walk still begins where the pause left it,
+    so the store can move the resume point along the queued pages."""
+    settings = {"JOBDIR": str(tmp_path / "job")}
+    resume_at = f"{HUB}/api/models?sort=createdAt&limit=1000&cursor=c7"
+    pause_walk_at(hub_crawler(HubIndexSpider, settings), resume_at, "shutdown")
+    queue = tmp_path / "job" / "requests.queue"
+    queue.mkdir(parents=True)
+    (queue / "active.json").write_text("[0]")
+    crawler = hub_crawler(HubIndexSpider, settings)
+    [replay] = started(crawler)
+    assert replay.url == "data:,replay"
+    assert crawler.spider.run.walk_from == resume_at  # type: ignore[union-attr]
