@@ -642,6 +642,90 @@ def test_slow_fault_and_fault_draws_are_seeded(synth_records: list[dict]) -> Non
         ReplicaServer(hub, faults={"teapot": 0.1})
 
 
+# --- hostile Link headers ------------------------------------------------------------------------
+
+
+def family_query(records: list[dict], limit: int) -> tuple[list[tuple[str, str]], set[str]]:
+    """A listing of the children of the biggest parent, and its members as the records say."""
+    top = collections.Counter(p for rec in public(records) for _, p in parents(rec)).most_common(1)[0][0]
+    expected = {rec["id"] for rec in public(records) if any(p == top for _, p in parents(rec))}
+    return [("filter", f"base_model:{top}"), ("sort", "downloads"), ("limit", str(limit))], expected
+
+
+def test_hostile_link_file_points_every_listing_page_at_a_local_file(synth_records: list[dict]) -> None:
+    params, expected = family_query(synth_records, 5)
+    assert len(expected) > 5
+    with ReplicaServer(Hub(synth_records), hostile_link="file") as server:
+        status, headers, body = fetch(f"{server.url}/api/models?{urlencode(params)}")
+        assert status == 200 and len(body) == 5 and {item["id"] for item in body} <= expected
+        assert next_url(headers) == "file:///etc/hostname"
+        whole = [*params[:-1], ("limit", "1000")]  # the whole family on one, last, page: still steered
+        status, headers, body = fetch(f"{server.url}/api/models?{urlencode(whole)}")
+        assert status == 200 and sorted(item["id"] for item in body) == sorted(expected)
+        assert next_url(headers) == "file:///etc/hostname"
+        assert fetch(f"{server.url}/api/models/{body[0]['id']}")[1].get("Link") is None  # listings only
+        server.hostile_link = None  # settable between runs; None is the Hub's behaviour
+        assert fetch(f"{server.url}/api/models?{urlencode(whole)}")[1].get("Link") is None
+        assert next_url(fetch(f"{server.url}/api/models?{urlencode(params)}")[1]).startswith(f"{server.url}/api/models?")
+
+
+def test_hostile_link_other_host_points_at_the_same_listing_on_localhost(synth_records: list[dict]) -> None:
+    params, expected = family_query(synth_records, 4)
+    with ReplicaServer(Hub(synth_records), hostile_link="other-host") as server:
+        own = urlsplit(server.url)
+        assert own.hostname == "127.0.0.1"
+        url, seen, pages = f"{server.url}/api/models?{urlencode(params)}", collections.Counter(), 0
+        while True:
+            status, headers, body = fetch(url)
+            assert status == 200
+            seen.update(item["id"] for item in body)
+            pages += 1
+            link = urlsplit(next_url(headers))
+            assert (link.scheme, link.hostname, link.port, link.path) == ("http", "localhost", own.port, "/api/models")
+            asked = parse_qsl(urlsplit(url).query)
+            if parse_qsl(link.query) == asked:  # the last page points at itself on the other host
+                break
+            assert [pair for pair in parse_qsl(link.query) if pair[0] != "cursor"] == params
+            url = f"{server.url}{link.path}?{link.query}"  # the real next page, fetched on the real host
+        assert set(seen) == expected and set(seen.values()) == {1}
+        assert pages == -(-len(expected) // 4)
+
+
+def test_hostile_link_endless_repeats_the_first_page_with_new_cursors(synth_records: list[dict]) -> None:
+    params, expected = family_query(synth_records, 5)
+    with ReplicaServer(Hub(synth_records), hostile_link="endless") as server:
+        status, headers, first = fetch(f"{server.url}/api/models?{urlencode(params)}")
+        assert status == 200 and len(first) == 5 and {item["id"] for item in first} <= expected
+        cursors = []
+        url = next_url(headers)
+        for _ in range(12):
+            assert url.startswith(f"{server.url}/api/models?")
+            pairs = parse_qsl(urlsplit(url).query)
+            assert [pair for pair in pairs if pair[0] != "cursor"] == params
+            cursors.append(dict(pairs)["cursor"])
+            status, headers, body = fetch(url)
+            assert status == 200 and body == first
+            url = next_url(headers)
+        assert len(set(cursors)) == len(cursors)
+        whole = [*params[:-1], ("limit", "1000")]  # a listing that fits one page never ends either
+        status, headers, body = fetch(f"{server.url}/api/models?{urlencode(whole)}")
+        assert sorted(item["id"] for item in body) == sorted(expected)
+        assert fetch(next_url(headers))[2] == body
+
+
+def test_hostile_link_modes_are_checked(synth_records: list[dict]) -> None:
+    hub = Hub(synth_records)
+    with pytest.raises(ValueError, match="hostile_link"):
+        ReplicaServer(hub, hostile_link="ftp")
+    server = ReplicaServer(hub)
+    assert server.hostile_link is None
+    for mode in ("file", "other-host", "endless", None):
+        server.hostile_link = mode
+        assert server.hostile_link == mode
+    with pytest.raises(ValueError, match="hostile_link"):
+        server.hostile_link = "elsewhere"
+
+
 # --- the store -------------------------------------------------------------------------------
 
 
@@ -673,6 +757,26 @@ def test_hub_upsert_remove_and_get(tmp_path: Path) -> None:
 # --- command line ------------------------------------------------------------------------------
 
 
+def test_cli_serves_hostile_links() -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "hfspider.replica", "--synthetic", "50", "--port", "0", "--hostile-link", "file"],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        match = re.fullmatch(r"Hub replica serving 50 models at (http://127\.0\.0\.1:\d+)\n", process.stdout.readline())
+        assert match
+        status, headers, body = fetch(f"{match.group(1)}/api/models?limit=1000")
+        assert status == 200 and len(body) == len(public(generate(50, seed=0)))
+        assert next_url(headers) == "file:///etc/hostname"
+    finally:
+        process.kill()
+        process.wait()
+        process.stdout.close()
+
+
 def test_cli_serves_until_interrupted() -> None:
     process = subprocess.Popen(
         [sys.executable, "-m", "scrapy", "replica", "--synthetic", "50", "--port", "0", "--quota", "99"],
@@ -699,7 +803,14 @@ def test_cli_serves_until_interrupted() -> None:
 
 @pytest.mark.parametrize(
     "args",
-    [[], ["--synthetic", "many"], ["--data", "/nonexistent/records.jsonl"], ["--synthetic", "10", "--port", "70000"], ["--nope"]],
+    [
+        [],
+        ["--synthetic", "many"],
+        ["--data", "/nonexistent/records.jsonl"],
+        ["--synthetic", "10", "--port", "70000"],
+        ["--nope"],
+        ["--synthetic", "10", "--hostile-link", "ftp"],
+    ],
 )
 def test_cli_rejects_bad_arguments_in_one_line(args: list[str]) -> None:
     done = subprocess.run([sys.executable, "-m", "hfspider.replica", *args], cwd=REPO, capture_output=True, text=True, timeout=30)

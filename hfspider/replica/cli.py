@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from .server import FAULT_KINDS, ReplicaServer
+from .server import FAULT_KINDS, HOSTILE_LINKS, ReplicaServer
 from .store import Hub, read_jsonl
 from .synth import generate
 
@@ -39,6 +39,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"chance that a request meets a fault, split evenly over: {', '.join(FAULT_KINDS)}",
     )
     parser.add_argument("--limit-over-max", choices=("400", "clamp"), default="400", help="answer to limit > 1000")
+    parser.add_argument(
+        "--hostile-link",
+        choices=HOSTILE_LINKS,
+        default=None,
+        help="listing answers steer the crawler astray: Link to a local file, to another host, or to an endless listing",
+    )
 
 
 def problem(args: argparse.Namespace) -> str | None:
@@ -68,6 +74,7 @@ def start(args: argparse.Namespace) -> tuple[ReplicaServer, int]:
         faults_seed=args.seed,
         host=args.host,
         port=args.port,
+        hostile_link=args.hostile_link,
     ).start()
     return server, len(hub)
 

@@ -18,6 +18,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from itertools import count
 from types import TracebackType
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
@@ -26,6 +27,10 @@ from .store import BadCursor, BadRequest, Hub, ListQuery, parse_model_expand, re
 FAULT_KINDS = ("500", "502", "503", "504", "reset", "truncate", "slow", "garbage")
 #: What a "garbage" fault answers with status 200: a page from some proxy, not JSON.
 GARBAGE = b"<html><body><h1>502 Bad Gateway</h1>upstream sent an invalid response</body></html>"
+#: What `hostile_link` can make listing answers carry instead of the real next page.
+HOSTILE_LINKS = ("file", "other-host", "endless")
+#: The "file" mode's next page: a local file, which a crawler must never read.
+FILE_LINK = "file:///etc/hostname"
 UNLIMITED = 10**9  # the quota the headers announce when none is set
 INVALID_LOGIN = "Invalid username or password."
 DISABLED = "Access to this resource is disabled."
@@ -150,8 +155,20 @@ class _Handler(BaseHTTPRequestHandler):
 class ReplicaServer:
     """A Hugging Face Hub look-alike on 127.0.0.1, serving a `Hub` from a daemon thread.
 
-    `quota`, `window`, `retry_after`, `latency` and `faults` may be changed while
-    it runs. Where the contract is unsure: `limit_over_max` ("400" or "clamp"),
+    `quota`, `window`, `retry_after`, `latency`, `faults` and `hostile_link` may
+    be changed while it runs. `hostile_link` makes every listing answer steer
+    the crawler astray (None, the default, is the Hub's behaviour):
+
+    - "file": `Link` points at `FILE_LINK`, a local file, on every listing page,
+      last page included;
+    - "other-host": `Link` points at the real next page's path and query (the
+      page's own on the last page) at `other_host`: `localhost` instead of
+      the numeric address, same port, never any other machine;
+    - "endless": whatever its cursor, every page answers the listing's first
+      page, with a `Link` to a cursor never issued before: a listing that never
+      ends and brings nothing new.
+
+    Where the contract is unsure: `limit_over_max` ("400" or "clamp"),
     `bad_cursor` ("400" or "empty": a 200 with `[]`), `default_limit` (page size
     when the request has no `limit`) and `ascending_created` (accept
     `sort=createdAt&direction=1`).
@@ -174,6 +191,7 @@ class ReplicaServer:
         bad_cursor: str = "400",
         ascending_created: bool = True,
         slow_seconds: float = 2.0,
+        hostile_link: str | None = None,
     ) -> None:
         if limit_over_max not in ("400", "clamp"):
             raise ValueError("limit_over_max must be '400' or 'clamp'")
@@ -193,6 +211,8 @@ class ReplicaServer:
         self.limit_over_max, self.bad_cursor = limit_over_max, bad_cursor
         self.default_limit, self.ascending_created = default_limit, ascending_created
         self.slow_seconds = slow_seconds
+        self.hostile_link = hostile_link
+        self._endless = count(1)
         self.requests: list[Request] = []
         self._log_lock = threading.Lock()
         self._address = (host, port)
@@ -236,6 +256,23 @@ class ReplicaServer:
     @faults.setter
     def faults(self, value: Mapping[str, float] | None) -> None:
         self._faults = _Faults(value, self._faults_seed)
+
+    @property
+    def hostile_link(self) -> str | None:
+        return self._hostile_link
+
+    @hostile_link.setter
+    def hostile_link(self, value: str | None) -> None:
+        if value is not None and value not in HOSTILE_LINKS:
+            raise ValueError(f"hostile_link must be None or one of: {', '.join(HOSTILE_LINKS)}")
+        self._hostile_link = value
+
+    @property
+    def other_host(self) -> str:
+        """This server under another name: ``localhost`` and the same port (the server's own URL has its numeric address)."""
+        if self._httpd is None:
+            raise RuntimeError("the replica is not started")
+        return f"http://localhost:{self._httpd.server_address[1]}"
 
     @property
     def url(self) -> str:
@@ -319,6 +356,9 @@ class ReplicaServer:
         return _error(404, "Sorry, we can't find the page you are looking for.")
 
     def _list(self, params: list[tuple[str, str]]) -> _Response:
+        hostile = self.hostile_link
+        if hostile == "endless":  # any cursor reads as the first page
+            params = [(name, value) for name, value in params if name != "cursor"]
         try:
             query = ListQuery.from_params(
                 params,
@@ -332,9 +372,19 @@ class ReplicaServer:
             return _error(400, str(exc))
         items, cursor = self.hub.list_models(query)
         response = _Response(200, items)
-        if cursor is not None:
-            kept = [(name, value) for name, value in params if name != "cursor"]
-            response.headers.append(("Link", f'<{self.url}/api/models?{urlencode([*kept, ("cursor", cursor)])}>; rel="next"'))
+        kept = [(name, value) for name, value in params if name != "cursor"]
+        if hostile == "endless":
+            cursor = f"endless-{next(self._endless)}"
+        if hostile == "file":
+            target: str | None = FILE_LINK
+        elif hostile == "other-host":
+            target = f"{self.other_host}/api/models?{urlencode([*kept, ('cursor', cursor)] if cursor else params)}"
+        elif cursor is not None:
+            target = f"{self.url}/api/models?{urlencode([*kept, ('cursor', cursor)])}"
+        else:
+            target = None
+        if target is not None:
+            response.headers.append(("Link", f'<{target}>; rel="next"'))
         return response
 
     def _model(self, rest: str, params: list[tuple[str, str]], authenticated: bool) -> _Response:
