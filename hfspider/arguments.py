@@ -42,6 +42,8 @@ def _shown(value: str) -> str:
 def _model_ids(values: list[str], where: str) -> list[str]:
     ids = [v.strip() for v in values if v.strip()]
     for value in ids:
+        if mask(value) != value:
+            raise ArgumentError(f"{where}: {_shown(value)} looks like an access token, not a model id; remove it")
         if not is_repo_id(value):
             raise ArgumentError(f"{where}: {_shown(value)} is not a model id; write it as ORG/NAME, e.g. google/gemma-2-2b-it")
     return list(dict.fromkeys(ids))

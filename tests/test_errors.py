@@ -74,7 +74,7 @@ def test_missing_or_private_root(root: str, words: str, run_crawl, server) -> No
     error_lines = [line for line in result.stderr.splitlines() if f"root {root}" in line]
     assert len(error_lines) == 1 and words in error_lines[0]
     # Only the run's record: no model, no feed, no tree.
-    assert sorted(p.name for p in result.output.iterdir()) == ["hfspider.sqlite"]
+    assert sorted(p.name for p in result.output.iterdir()) == [".hfspider.lock", "hfspider.sqlite"]
     assert result.rows("SELECT COUNT(*) FROM models") == [(0,)]
     assert result.rows("SELECT outcome FROM crawl_runs") == [("root_errors",)]
 
@@ -91,7 +91,7 @@ def test_one_bad_root_among_good_ones(run_crawl, server) -> None:
     [
         (b"org/root\n\xff\xfeorg/kid\n", "not UTF-8"),
         (b"org/root\n" + b"x" * 5000 + b"\n", "line 2 is 5000 characters long"),
-        (b"hf_AbCdEfGhIjKlMnOpQrStUvWxYz012345\n", "'hf_***' is not a model id"),
+        (b"hf_AbCdEfGhIjKlMnOpQrStUvWxYz012345\n", "'hf_***' looks like an access token"),
         (b".\n", "'.' is not a model id"),
         (b"dots/name.\n", "'dots/name.' is not a model id"),
     ],

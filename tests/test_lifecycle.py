@@ -48,11 +48,27 @@ def last_line(stderr: str) -> str:
     return stderr.strip().splitlines()[-1]
 
 
+def wait_for_run(db: Path, timeout: float = 60) -> None:
+    """Block until a crawl has started: its run's row is written when it opens."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with sqlite3.connect(db) as conn:
+                if conn.execute("SELECT COUNT(*) FROM crawl_runs").fetchone()[0]:
+                    return
+        except sqlite3.OperationalError:
+            pass
+        time.sleep(0.05)
+    raise AssertionError("the crawl did not start")
+
+
 def test_a_second_crawl_into_a_busy_folder_is_refused(server: ReplicaServer, tmp_path: Path) -> None:
     output = tmp_path / "out"
+    server.latency = 1.5  # four levels of listings: the first crawl is still going when the second starts
     first = start_crawl(output, "model_tree", "root=a/m", endpoint=server.url)
-    wait_for_rows(output / "hfspider.sqlite", 5)
+    wait_for_run(output / "hfspider.sqlite")
     second = crawl(output, "model_tree", "root=b/m", endpoint=server.url)
+    assert first.poll() is None, "the first crawl ended before the second started; the test proves nothing"
     assert second.returncode == 1
     assert "Traceback" not in second.stderr
     assert "another crawl" in last_line(second.stderr) and str(output) in last_line(second.stderr)
@@ -66,8 +82,9 @@ def test_a_second_crawl_into_a_busy_folder_is_refused(server: ReplicaServer, tmp
 
 def test_sigterm_pauses_with_143_and_the_same_command_resumes(server: ReplicaServer, tmp_path: Path) -> None:
     output = tmp_path / "out"
-    process = start_crawl(output, "model_tree", "root=a/m", endpoint=server.url)
-    wait_for_rows(output / "hfspider.sqlite", 10)
+    server.latency = 1.5
+    process = start_crawl(output, "model_tree", "root=a/m", endpoint=server.url, settings={"HFSPIDER_FLUSH_SECONDS": 0.5})
+    wait_for_rows(output / "hfspider.sqlite", 1)
     process.send_signal(signal.SIGTERM)
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 143, stderr[-2000:]
@@ -76,6 +93,7 @@ def test_sigterm_pauses_with_143_and_the_same_command_resumes(server: ReplicaSer
     assert result.returncode == 0, result.stderr[-2000:]
     assert dict(result.rows("SELECT model_id, depth FROM tree_members")) == TRUTH.down("a/m")
     assert [row[0] for row in result.rows("SELECT outcome FROM crawl_runs ORDER BY id")] == ["shutdown", "finished"]
+    assert "resuming" in result.stderr
 
 
 def test_a_locked_database_stops_the_crawl_with_one_line(server: ReplicaServer, tmp_path: Path) -> None:
@@ -101,34 +119,35 @@ def test_a_locked_database_stops_the_crawl_with_one_line(server: ReplicaServer, 
     assert dict(result.rows("SELECT model_id, depth FROM tree_members")) == TRUTH.down("a/m")
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes to read-only folders")
 def test_an_unwritable_output_folder_is_one_line(server: ReplicaServer, tmp_path: Path) -> None:
-    output = tmp_path / "out"
-    output.mkdir()
-    output.chmod(0o500)
-    result = crawl(output, "model_tree", "root=a/m", endpoint=server.url)
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    output = blocker / "out"  # no one, root included, can make a folder inside a file
+    result = crawl(
+        output, "model_tree", "root=a/m", endpoint=server.url, settings={"HFSPIDER_DB_URL": f"sqlite:///{tmp_path / 'db.sqlite'}"}
+    )
     assert result.returncode != 0 and "Traceback" not in result.stderr
     assert str(output) in last_line(result.stderr)
 
 
 def test_an_answer_over_the_size_cap_is_a_failure_not_a_crash(server: ReplicaServer, tmp_path: Path) -> None:
-    result = crawl(tmp_path / "out", "model_tree", "root=a/m", endpoint=server.url, settings={"DOWNLOAD_MAXSIZE": 2000})
+    result = crawl(tmp_path / "out", "model_tree", "root=a/m", endpoint=server.url, settings={"DOWNLOAD_MAXSIZE": 300})
     assert result.returncode == 1, result.stderr[-2000:]
     assert "Traceback" not in result.stderr
     assert result.rows("SELECT COUNT(*) FROM failures")[0][0] >= 1
     assert result.rows("SELECT outcome FROM crawl_runs") == [("incomplete",)]
 
 
-def test_a_users_own_feed_holds_models_and_edges_only(server: ReplicaServer, tmp_path: Path) -> None:
-    output = tmp_path / "out"
-    user_json, user_jsonl = tmp_path / "mine.json", tmp_path / "mine.jsonl"
-    command = [sys.executable, "-m", "scrapy", "crawl", "model_tree", "-a", "root=b/m", "-s", f"HFSPIDER_OUTPUT={output}"]
-    command += ["-O", str(user_json), "-o", str(user_jsonl)]
+@pytest.mark.parametrize(("flag", "name"), [("-O", "mine.json"), ("-o", "mine.jsonl")])
+def test_a_users_own_feed_holds_models_and_edges_only(flag: str, name: str, server: ReplicaServer, tmp_path: Path) -> None:
+    output, mine = tmp_path / "out", tmp_path / name
+    command = [sys.executable, "-m", "scrapy", "crawl", "model_tree", "-a", "root=b/m", "-s", f"HFSPIDER_OUTPUT={output}", flag, str(mine)]
     env = {**os.environ, "HF_ENDPOINT": server.url, "HF_HOME": str(tmp_path / "hf-home")}
     done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr[-2000:]
     members = TRUTH.down("b/m")
-    for rows in (json.loads(user_json.read_text()), [json.loads(line) for line in user_jsonl.read_text().splitlines()]):
+    text = mine.read_text(encoding="utf-8")
+    for rows in [json.loads(text) if name.endswith(".json") else [json.loads(line) for line in text.splitlines()]]:
         assert sorted(r["id"] for r in rows if "id" in r) == sorted(members)
         edges = {(r["child_id"], r["parent_id"], r["relation"]) for r in rows if "child_id" in r}
         assert edges == TRUTH.edges(m for m in members if m != "b/m")
