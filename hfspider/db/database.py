@@ -21,7 +21,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 
 from hfspider.db.engine import DatabaseError, engine_for, exists, one_line, shown
 from hfspider.db.schema import crawl_runs, crawl_state, edges, failures, models, now, tree_members, walk_state
-from hfspider.hub.lineage import SOURCE_CARD
+from hfspider.hub.lineage import SOURCE_CARD, SOURCE_LISTING
 from hfspider.outcome import COMPLETE
 
 CHUNK = 500  # ids per IN (...) clause: well inside every database's parameter limit
@@ -199,9 +199,11 @@ class Database:
 
     @staticmethod
     def _write_items(conn: Connection, rows: list[dict[str, Any]], links: list[dict[str, Any]]) -> None:
+        """Models, with the edges their own record states replaced by those read now. An edge only a
+        parent's listing showed stays until that parent's complete listing no longer shows the child."""
         upsert(conn, models, rows)
         for chunk in chunks([row["id"] for row in rows]):
-            conn.execute(delete(edges).where(edges.c.child_id.in_(chunk)))
+            conn.execute(delete(edges).where(edges.c.child_id.in_(chunk), edges.c.source != SOURCE_LISTING))
         upsert(conn, edges, links)
 
     def _write_state(self, conn: Connection, batch: Batch) -> None:

@@ -252,9 +252,7 @@ class CrawlRun:
         self.db_error = str(error)
         self.crawler.stats.set_value("hfspider/db_error", self.db_error)
         logger.error("database write failed, stopping the crawl (run the same command again to resume): %s", self.db_error)
-        engine = self.crawler.engine
-        if engine is not None and engine.spider is not None:
-            deferred_from_coro(engine.close_spider_async(reason="db_error"))
+        deferred_from_coro(self.crawler.engine.close_spider_async(reason="db_error"))
 
     # -- lifecycle ----------------------------------------------------------
 

@@ -12,7 +12,7 @@ import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 from hfspider.hub.endpoint import next_link
 
@@ -52,17 +52,29 @@ def same_listing(base: str, url: str) -> bool:
     )
 
 
-def follow(base: str, headers: Mapping[str, Any], pages: Pages, new_models: int) -> Next:
-    """The next page of a listing, given this page's headers and how many of its models were new."""
+def _fingerprint(url: str) -> str:
+    return hashlib.sha1(url.encode()).hexdigest()[:12]
+
+
+def follow(base: str, headers: Mapping[str, Any], pages: Pages, new_models: int, current: str | None = None) -> Next:
+    """The next page of a listing, given this page's headers and how many of its models were new.
+
+    ``current`` is this page's URL: a relative ``Link`` is resolved against it (RFC 8288), and a
+    link back to it is a loop even on the listing's first page.
+    """
     target = next_link(headers)
     if not target:
         return Next(None, pages)
+    if current is not None:
+        target = urljoin(current, target)
+        if _fingerprint(current) not in pages.seen:
+            pages = Pages((*pages.seen[-(REMEMBERED - 1) :], _fingerprint(current)), pages.stale)
     if not same_listing(base, target):
         return Next(None, pages, f"the listing's next page leaves the Hub's listing ({target[:200]}); not followed")
     stale = 0 if new_models else pages.stale + 1
     if stale >= STALE_PAGES:
         return Next(None, pages, f"the listing showed nothing new for {stale} pages in a row; treated as a loop")
-    page = hashlib.sha1(target.encode()).hexdigest()[:12]
+    page = _fingerprint(target)
     if page in pages.seen:
         return Next(None, pages, "listing loops back to an earlier page")
     return Next(target, Pages((*pages.seen[-(REMEMBERED - 1) :], page), stale))

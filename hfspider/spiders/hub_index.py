@@ -89,7 +89,7 @@ class HubIndexSpider(HubSpider):
         ids = [r["id"] for r in fresh if isinstance(r, dict) and isinstance(r.get("id"), str)]
         url = None
         if len(fresh) == len(records):  # else the rest is older than the last complete run
-            following = follow(self.hub, response.headers, response.meta["hf_pages"], new_ids(ids, self._seen))
+            following = follow(self.hub, response.headers, response.meta["hf_pages"], new_ids(ids, self._seen), response.url)
             if following.error:
                 yield self.failure(response.request, response.status, following.error)
             url = following.url

@@ -103,7 +103,7 @@ class ModelTreeSpider(HubSpider):
             request = self._root_request(root)
             if request:
                 yield request
-        following = follow(self.hub, response.headers, response.meta.get("hf_pages", FIRST_PAGE), len(new))
+        following = follow(self.hub, response.headers, response.meta.get("hf_pages", FIRST_PAGE), len(new), response.url)
         if wanted <= len(ids):
             return
         if following.url:
@@ -237,7 +237,7 @@ class ModelTreeSpider(HubSpider):
             yield from edges
             yield from self._children(item.id, depth + 1)
         seen: frozenset[str] = response.meta["hf_seen"]
-        following = follow(self.hub, response.headers, response.meta["hf_pages"], len(shown - seen))
+        following = follow(self.hub, response.headers, response.meta["hf_pages"], len(shown - seen), response.url)
         if following.error:
             yield self.failure(response.request, response.status, following.error)
         elif following.url:

@@ -132,3 +132,17 @@ def test_new_ids_counts_and_remembers() -> None:
     assert new_ids(["a/3", "a/1"], seen) == 0
     assert new_ids([], seen) == 0
     assert seen == {"a/1", "a/2", "a/3"}
+
+
+def test_a_relative_link_is_resolved_against_the_page() -> None:
+    """RFC 8288 allows a relative target; it names a page of the same listing."""
+    current = f"{HUB}/api/models?filter=base_model%3Aorg%2Fa&cursor=p1"
+    following = follow(HUB, {"Link": '</api/models?filter=base_model%3Aorg%2Fa&cursor=p2>; rel="next"'}, FIRST_PAGE, 3, current)
+    assert following.error is None
+    assert following.url == f"{HUB}/api/models?filter=base_model%3Aorg%2Fa&cursor=p2"
+
+
+def test_a_link_back_to_the_first_page_is_a_loop_at_once() -> None:
+    first = f"{HUB}/api/models?filter=base_model%3Aorg%2Fa"
+    following = follow(HUB, {"Link": f'<{first}>; rel="next"'}, FIRST_PAGE, 3, first)
+    assert following.url is None and following.error == "listing loops back to an earlier page"

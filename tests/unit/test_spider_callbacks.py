@@ -228,11 +228,11 @@ def test_listing_pages_follow_link_with_the_walk_state(hub_crawler: MakeCrawler,
     for (request, answered), (following, _) in pairwise(pages):
         assert request.meta["hf_pages"] == state and request.meta["hf_seen"] == frozenset(shown)
         new = {r["id"] for r in json.loads(answered.body)} - shown
-        state = follow(spider.hub, answered.headers, state, len(new)).pages
+        state = follow(spider.hub, answered.headers, state, len(new), answered.url).pages
         shown |= new
         assert following.url == answered.headers["Link"].decode().split(">")[0][1:]
         assert following.meta["hf_depth"] == 0
-    assert len(pages[-1][0].meta["hf_pages"].seen) == len(pages) - 1
+    assert len(pages[-1][0].meta["hf_pages"].seen) == len(pages)  # the first page and every Link target
     assert {m.id for m in of_type(out, ModelItem)} == expected
     assert of_type(out, Listed) == [Listed(parent, None, frozenset(expected))]
     assert out[-1] == of_type(out, Listed)[0]

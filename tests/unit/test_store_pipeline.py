@@ -7,6 +7,7 @@ import pickle
 import sqlite3
 from collections.abc import Callable, Iterable
 from contextlib import closing, suppress
+from dataclasses import astuple
 from pathlib import Path
 from typing import Any
 
@@ -379,3 +380,19 @@ def test_walk_resumed_from_the_jobdir_queue_still_moves_its_resume_point(hub_cra
     store.close_spider()
     assert stored_models(crawler) == {"org/m1", "org/m2"}
     assert rows(crawler, "SELECT next_url FROM walk_state") == [(f"{walk}&cursor=c4",)]
+
+
+def test_an_edge_only_a_listing_showed_outlives_a_rewrite_of_its_child(make_store: Callable[..., tuple[StorePipeline, Crawler]]) -> None:
+    """A resumed crawl reads the child again from another parent's listing; the edge the first parent's
+    listing showed must stay until that parent's own complete listing no longer shows the child."""
+    store, crawler = make_store()
+    other = "org/other"
+    shown_only = edge("org/a", other, "unknown", SOURCE_LISTING)
+    feed(store, [model("org/a"), edge("org/a"), shown_only])
+    store.flush()
+    feed(store, [model("org/a"), edge("org/a")])  # read again, from PARENT's listing, in a later run
+    store.flush()
+    assert stored_edges(crawler) == {astuple(edge("org/a")), astuple(shown_only)}
+    feed(store, [Listed(other, None, frozenset())])  # the other parent's complete listing no longer shows it
+    store.flush()
+    assert stored_edges(crawler) == {astuple(edge("org/a"))}
