@@ -22,30 +22,10 @@ from hfspider.replica.truth import Truth, typed_parents
 from hfspider.spiders.hub_index import HubIndexSpider
 from hfspider.spiders.model_tree import ModelTreeSpider
 from hfspider.trees import tree_path
+from tests.unit.helpers import FakeEngine, db_file, rows
 
 MakeCrawler = Callable[..., Crawler]
 OTHER_KEY = "someone-else"  # another crawl's resume state, which no run of this crawl may touch
-
-
-class FakeEngine:
-    """Stands in for Scrapy's engine: records the close a database failure asks for."""
-
-    def __init__(self, spider: Any) -> None:
-        self.spider = spider
-        self.closed: list[str] = []
-
-    def close_spider_async(self, reason: str) -> None:
-        self.closed.append(reason)
-
-
-def db_file(crawler: Crawler) -> Path:
-    return Path(crawler.settings["HFSPIDER_OUTPUT"]) / "hfspider.sqlite"
-
-
-def rows(crawler: Crawler, query: str, params: Iterable[Any] = ()) -> list[tuple[Any, ...]]:
-    """Read the database with the stdlib, independently of the code under test."""
-    with closing(sqlite3.connect(db_file(crawler))) as conn:
-        return conn.execute(query, tuple(params)).fetchall()
 
 
 def execute(crawler: Crawler, query: str, params: Iterable[tuple[Any, ...]]) -> None:

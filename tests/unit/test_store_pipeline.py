@@ -8,7 +8,6 @@ import sqlite3
 from collections.abc import Callable, Iterable
 from contextlib import closing, suppress
 from dataclasses import astuple
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,32 +25,12 @@ from hfspider.marks import Failed, Listed, PageDone
 from hfspider.spiders.hub_index import HubIndexSpider
 from hfspider.spiders.model_tree import ModelTreeSpider
 from pipelines.store import StorePipeline
+from tests.unit.helpers import FakeEngine, db_file, rows
 
 MakeCrawler = Callable[..., Crawler]
 Edge = tuple[str, str, str, str]  # child, parent, relation, source
 PARENT = "org/base"
 HUB = "https://huggingface.co"
-
-
-class FakeEngine:
-    """Stands in for Scrapy's engine: records the close a database failure asks for."""
-
-    def __init__(self, spider: Any) -> None:
-        self.spider = spider
-        self.closed: list[str] = []
-
-    def close_spider_async(self, reason: str) -> None:
-        self.closed.append(reason)
-
-
-def db_file(crawler: Crawler) -> Path:
-    return Path(crawler.settings["HFSPIDER_OUTPUT"]) / "hfspider.sqlite"
-
-
-def rows(crawler: Crawler, query: str, params: Iterable[Any] = ()) -> list[tuple[Any, ...]]:
-    """Read the database with the stdlib, independently of the code under test."""
-    with closing(sqlite3.connect(db_file(crawler))) as conn:
-        return conn.execute(query, tuple(params)).fetchall()
 
 
 def execute(crawler: Crawler, query: str, params: Iterable[tuple[Any, ...]] = ((),)) -> None:
