@@ -183,3 +183,29 @@ def test_walk_is_stable_while_the_hub_grows_and_changes(tmp_path: Path) -> None:
     models = Counter(line["id"] for line in result.feed("models.jsonl"))
     assert {r["id"] for r in public} <= set(models)  # no model that was there when the walk began is missed
     assert set(models.values()) == {1}
+
+
+def test_a_full_walk_marks_models_the_hub_no_longer_lists(tmp_path: Path) -> None:
+    records = generate(3000, seed=27)
+    truth = Truth(records)
+    # A model with a parent and children of its own: deleting it must also cut its branch from the parent's tree.
+    gone = next(m for m in sorted(truth.public) if truth.parents.get(m) and truth.children.get(m))
+    parent = sorted(p for p, _r in truth.parents[gone])[0]
+    hub = Hub(records)
+    output = tmp_path / "out"
+    with ReplicaServer(hub) as server:
+        first = crawl(output, "hub_index", endpoint=server.url)
+        assert first.returncode == 0, first.stderr[-2000:]
+        hub.remove(gone)
+        refresh = crawl(output, "hub_index", endpoint=server.url)  # a refresh cannot tell
+        assert refresh.rows(f"SELECT deleted_at FROM models WHERE id = '{gone}'") == [(None,)]
+        full = crawl(output, "hub_index", "full=1", endpoint=server.url)
+    assert full.returncode == 0, full.stderr[-2000:]
+    assert {row[0] for row in full.rows("SELECT id FROM models WHERE deleted_at IS NOT NULL")} == {gone}
+    done = subprocess.run(
+        [sys.executable, "-m", "scrapy", "tree", parent, "-s", f"HFSPIDER_OUTPUT={output}"], cwd=ROOT, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    remaining = Truth([r for r in records if r["id"] != gone])
+    members = dict(full.rows(f"SELECT model_id, depth FROM tree_members WHERE root_id = '{parent}'"))
+    assert members == remaining.down(parent) and gone not in members

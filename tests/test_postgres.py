@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -12,10 +15,11 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, select, text
 
+from hfspider.db import Batch, Listing, open_database
 from hfspider.db.schema import edges, models, tree_members
 from hfspider.replica import Hub, ReplicaServer, generate
 from hfspider.replica.truth import Truth
-from tests.conftest import start_crawl
+from tests.conftest import ROOT, crawl, start_crawl
 
 SERVER = os.environ.get("HFSPIDER_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
@@ -108,3 +112,61 @@ def test_database_failure_mid_crawl_stops_with_one_line(postgres_url: str, tmp_p
     assert "Traceback" not in stderr
     last = stderr.strip().splitlines()[-1]
     assert "database error" in last and 'relation "edges" does not exist' in last and "run the same command again" in last
+
+
+CREATE_AT_ONCE = """
+import sys
+from hfspider.db import open_database
+open_database(sys.argv[1])
+print("ok")
+"""
+
+
+def test_first_crawls_started_at_once_on_an_empty_schema_all_start(postgres_url: str) -> None:
+    """Each process creates the tables it finds missing; started together, none may trip over another."""
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", CREATE_AT_ONCE, postgres_url], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        for _ in range(6)
+    ]
+    results = [p.communicate(timeout=120) for p in processes]
+    assert [p.returncode for p in processes] == [0] * 6, [err[-500:] for _out, err in results]
+    assert all(out.strip() == "ok" for out, _err in results)
+
+
+def test_a_second_live_crawl_of_the_same_key_in_a_shared_database_is_refused(postgres_url: str, tmp_path: Path) -> None:
+    records = generate(3000, seed=5)
+    root, _family = Truth(records).biggest_family()
+    with ReplicaServer(Hub(records), latency=1.0) as server:
+        settings = {"HFSPIDER_DB_URL": postgres_url}
+        first = start_crawl(tmp_path / "one", "model_tree", f"root={root}", endpoint=server.url, settings=settings)
+        deadline = time.monotonic() + 60
+        while not server.requests and time.monotonic() < deadline:
+            time.sleep(0.05)  # the first crawl holds its lock before it sends a request
+        second = crawl(tmp_path / "two", "model_tree", f"root={root}", endpoint=server.url, settings=settings)
+        assert first.poll() is None, "the first crawl ended before the second started; the test proves nothing"
+        other = crawl(tmp_path / "three", "model_tree", f"root={root}", "max_depth=1", endpoint=server.url, settings=settings)
+        first.send_signal(signal.SIGINT)
+        first.communicate(timeout=120)
+    assert second.returncode == 1 and "another live crawl with the same spider and arguments" in second.stderr.strip().splitlines()[-1]
+    assert other.returncode == 0, other.stderr[-2000:]  # another crawl (other arguments) shares the database
+
+
+def test_a_value_the_database_refuses_fails_only_its_model(postgres_url: str) -> None:
+    """PostgreSQL refuses a lone surrogate in JSON (the normalize pipeline cleans it; this is the net below it)."""
+    database = open_database(postgres_url)
+    good = {"id": "org/good", "tags": [], "card_data": {"note": "fine"}}  # rows of a batch have the same columns, as items do
+    bad = {"id": "org/bad", "tags": [], "card_data": {"note": "a\ud800b"}}
+    listed_bad = Listing("org/base", None, frozenset({"org/good", "org/bad"}))
+    listed_good = Listing("org/other", None, frozenset({"org/good"}))
+    refused = database.write_batch(Batch("k", models=[good, bad], listings=[listed_bad, listed_good], next_page="https://x/next"))
+    assert list(refused) == ["org/bad"] and "json" in refused["org/bad"]
+    snapshot_rows = snapshot(postgres_url)
+    assert [r["id"] for r in snapshot_rows["models"]] == ["org/good"]
+    engine = create_engine(postgres_url)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT model_id FROM crawl_state")).scalars().all() == ["org/other"]  # org/base is listed again next run
+        assert conn.execute(text("SELECT model_id FROM failures")).scalars().all() == ["org/bad"]
+        assert conn.execute(text("SELECT COUNT(*) FROM walk_state")).scalar() == 0  # a walk resumes before the refused model
+    engine.dispose()

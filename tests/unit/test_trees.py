@@ -95,3 +95,23 @@ def test_nested_json_expands_each_model_once(db: Database, tmp_path: Path) -> No
 def test_tree_file_names_are_safe(tmp_path: Path, root: str, name: str) -> None:
     path = trees.tree_path(tmp_path, root)
     assert path.name == name and path.parent == tmp_path.resolve()
+
+
+def test_up_follows_a_card_parent_named_in_another_case(tmp_path: Path) -> None:
+    """A card names its parent as ``Org/Base``; the Hub stores ``org/base``: the ancestor is still found, and above it."""
+    database = open_database(f"sqlite:///{tmp_path / 'case.sqlite'}")
+    with database.engine.begin() as conn:
+        conn.execute(insert(models), [{"id": m, "tags": []} for m in ("org/child", "org/base", "org/top")])
+        rows = [("org/child", "Org/Base", "finetune", "card"), ("org/base", "org/top", "finetune", "tags")]
+        conn.execute(insert(edges), [{"child_id": c, "parent_id": p, "relation": r, "source": s} for c, p, r, s in rows])
+    assert trees.derive(database, "org/child", TreeSpec("up")).depth == {"org/child": 0, "org/base": -1, "org/top": -2}
+
+
+def test_a_model_gone_from_the_hub_leaves_the_tree_and_its_branch(db: Database) -> None:
+    """After a complete walk no longer listed ``b``, it is out of every tree, and nothing is reached only through it."""
+    with db.engine.begin() as conn:
+        conn.execute(models.update().where(models.c.id.in_(["z", "a", "b", "m", "c", "d", "e"])).values(fetched_at="2025-01-01T00:00:00Z"))
+        conn.execute(models.update().where(models.c.id == "r").values(fetched_at="2025-02-01T00:00:00Z"))
+        conn.execute(models.update().where(models.c.id.in_(["a", "m", "c", "d", "e", "z"])).values(fetched_at="2025-02-02T00:00:00Z"))
+    assert db.mark_gone("2025-02-01T00:00:00Z") == 1  # only b was fetched before the walk began
+    assert trees.derive(db, "r").depth == {"r": 0, "a": 1, "m": 2}  # c, d, e hang below b only
