@@ -88,6 +88,8 @@ class CrawlRun:
         args = getattr(spider, "args", None)
         self.arguments: dict[str, Any] = asdict(args) if is_dataclass(args) and not isinstance(args, type) else {}
         self.key = crawl_key(self.spider_name, self.arguments)
+        jobdir = crawler.settings.get("JOBDIR")
+        self.jobdir = Path(jobdir) if jobdir else None
         # One writer per output folder, and per crawl in a shared database; a killed holder's locks are gone with it.
         self.locks: list[FolderLock] = []
         try:
@@ -97,6 +99,7 @@ class CrawlRun:
             if not database.lock_crawl(self.key):
                 raise Busy(f"another live crawl with the same spider and arguments is writing to {database.shown}; wait for it to end")
             self.history: list[Run] = database.runs(self.key)
+            self.queue_intact = self._check_jobdir() if self.jobdir else False
         except BaseException:
             self._unlock()
             raise
@@ -107,9 +110,6 @@ class CrawlRun:
         self.walk_from: str | None = None  # the first page of this run's walk
         self.started_at = now()
         self.db_error: str | None = None
-        jobdir = crawler.settings.get("JOBDIR")
-        self.jobdir = Path(jobdir) if jobdir else None
-        self.queue_intact = self._check_jobdir() if self.jobdir else False
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> CrawlRun:
