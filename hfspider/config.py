@@ -36,6 +36,8 @@ def check_settings(settings: Any) -> None:
     _number(settings, "HFSPIDER_BATCH_SIZE", int, 1)
     _number(settings, "HFSPIDER_FLUSH_SECONDS", float, 0, strict=True)
     _number(settings, "RETRY_TIMES", int, 0)
+    _number(settings, "HFSPIDER_RETRY_PASSES", int, 0)
+    _number(settings, "HFSPIDER_RETRY_PASS_DELAY", float, 0)
     _number(settings, "CONCURRENT_REQUESTS", int, 1)
     _number(settings, "DOWNLOAD_MAXSIZE", int, 0)
     _folder(settings, "HFSPIDER_OUTPUT")

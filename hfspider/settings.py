@@ -13,9 +13,10 @@ HFSPIDER_OUTPUT = "output"
 # Any SQLAlchemy URL (sqlite:///..., postgresql+psycopg://...); empty means
 # sqlite:///<HFSPIDER_OUTPUT>/hfspider.sqlite.
 HFSPIDER_DB_URL = ""
-# Rows per database transaction, and the longest time an item waits in memory.
+# Rows per database transaction, and the longest time an answer waits in memory (a kill loses no
+# more than that of what the Hub already answered).
 HFSPIDER_BATCH_SIZE = 1000
-HFSPIDER_FLUSH_SECONDS = 5.0
+HFSPIDER_FLUSH_SECONDS = 1.0
 
 FEED_URI_PARAMS = "hfspider.feeds.uri_params"
 FEED_STORAGES = {"": "hfspider.feeds.AtomicFileFeedStorage", "file": "hfspider.feeds.AtomicFileFeedStorage"}
@@ -66,15 +67,29 @@ SCHEDULER_MEMORY_QUEUE = "scrapy.squeues.FifoMemoryQueue"
 DOWNLOADER_MIDDLEWARES = {
     # Both sit after Retry (550) and Redirect (600): a 429 is waited out before
     # Retry sees it, and the token is added last and removed first.
+    "hfspider.middlewares.backoff.BackoffMiddleware": 850,
     "hfspider.middlewares.ratelimit.RateLimitMiddleware": 900,
     "hfspider.middlewares.auth.HubAuthMiddleware": 950,
+    # API calls need no Referer on a redirect (and hub_index runs without the Referer middleware).
+    "scrapy.downloadermiddlewares.redirect.RedirectMiddleware": None,
+    "hfspider.middlewares.redirect.NoRefererRedirectMiddleware": 600,
 }
+# The Hub API answers JSON: an HTML meta refresh is never an answer of its.
+METAREFRESH_ENABLED = False
+# A body that is not JSON is retried from the callback with get_retry_request, which carries
+# retry_times (and the copied download_latency) on purpose: not a meta copied by mistake.
+META_COPY_WARN_SKIP_KEYS = ["retry_times", "download_latency"]
 # A Hub answer is a few MB at most (1,000 models with their cards); anything far bigger is refused
 # (and recorded in failures) rather than stored. Scrapy's default is 1 GB.
 DOWNLOAD_MAXSIZE = 64 * 1024 * 1024
 DOWNLOAD_WARNSIZE = 16 * 1024 * 1024
 RETRY_ENABLED = True
 RETRY_TIMES = 5
+# A request that still fails after RETRY_TIMES is asked again later in the same run, after the
+# others, this many times, waiting HFSPIDER_RETRY_PASS_DELAY seconds times the pass number first;
+# only then is it written to failures. A 4xx other than 408 and 429 is final at once.
+HFSPIDER_RETRY_PASSES = 2
+HFSPIDER_RETRY_PASS_DELAY = 10.0
 RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408]
 
 # Scrapy 2.19 turns this on by default; it runs code sent to a local port.

@@ -131,7 +131,8 @@ def test_an_unwritable_output_folder_is_one_line(server: ReplicaServer, tmp_path
 
 
 def test_an_answer_over_the_size_cap_is_a_failure_not_a_crash(server: ReplicaServer, tmp_path: Path) -> None:
-    result = crawl(tmp_path / "out", "model_tree", "root=a/m", endpoint=server.url, settings={"DOWNLOAD_MAXSIZE": 300})
+    settings = {"DOWNLOAD_MAXSIZE": 300, "HFSPIDER_RETRY_PASSES": 0}
+    result = crawl(tmp_path / "out", "model_tree", "root=a/m", endpoint=server.url, settings=settings)
     assert result.returncode == 1, result.stderr[-2000:]
     assert "Traceback" not in result.stderr
     assert result.rows("SELECT COUNT(*) FROM failures")[0][0] >= 1

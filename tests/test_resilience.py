@@ -149,18 +149,22 @@ def test_token_is_sent_and_never_written(server: ReplicaServer, tmp_path: Path) 
     assert TOKEN not in paused_stderr + result.stderr + result.stdout
 
 
+#: No retries and no second pass: every fault is a failure at once.
+GIVE_UP_AT_ONCE = {"RETRY_TIMES": 0, "HFSPIDER_RETRY_PASSES": 0}
+
+
 def test_requests_that_keep_failing_are_recorded_and_retried_next_run(server: ReplicaServer, tmp_path: Path) -> None:
     root, family = LARGE
     output = tmp_path / "out"
     server.faults = {"503": 0.15, "garbage": 0.05}
-    first = crawl(output, "model_tree", f"root={root}", endpoint=server.url, settings={"RETRY_TIMES": 0})
+    first = crawl(output, "model_tree", f"root={root}", endpoint=server.url, settings=GIVE_UP_AT_ONCE)
     assert first.returncode == 1 and "run the same command again" in first.stderr.strip().splitlines()[-1]
     recorded = first.rows("SELECT url, model_id, status, error FROM failures")
     assert len(recorded) >= 10 and {status for _u, _m, status, _e in recorded} <= {503, 200}
     assert not (output / "trees").exists()
     server.faults = None
     before = len(server.requests)
-    second = crawl(output, "model_tree", f"root={root}", endpoint=server.url, settings={"RETRY_TIMES": 0})
+    second = crawl(output, "model_tree", f"root={root}", endpoint=server.url, settings=GIVE_UP_AT_ONCE)
     assert_complete(second, root, family)
     assert second.rows("SELECT COUNT(*) FROM failures") == [(0,)]
     assert [row[0] for row in second.rows("SELECT outcome FROM crawl_runs ORDER BY id")] == ["incomplete", "finished"]
@@ -170,7 +174,7 @@ def test_requests_that_keep_failing_are_recorded_and_retried_next_run(server: Re
 def test_failed_listings_are_retried_with_jobdir_too(server: ReplicaServer, tmp_path: Path) -> None:
     root, family = LARGE
     output = tmp_path / "out"
-    settings = {"RETRY_TIMES": 0, "JOBDIR": tmp_path / "job"}
+    settings = {**GIVE_UP_AT_ONCE, "JOBDIR": tmp_path / "job"}
     server.faults = {"503": 0.15}
     first = crawl(output, "model_tree", f"root={root}", endpoint=server.url, settings=settings)
     assert first.returncode == 1 and first.rows("SELECT COUNT(*) FROM failures")[0][0] > 5

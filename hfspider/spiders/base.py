@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -48,22 +49,36 @@ class HubSpider(scrapy.Spider):
         """A 200 with an unusable body is a fault like a 503: retried, then recorded."""
         self.crawler.stats.inc_value("hfspider/bad_body")
         retry = get_retry_request(response.request, spider=self, reason=reason)
-        if retry is not None:
-            yield retry
-        else:
-            yield self.failure(response.request, response.status, reason)
+        yield retry if retry is not None else self.pass_again_or_fail(response.request, response.status, reason)
 
     def failure(self, request: Request, status: int | None, error: str) -> Failed:
+        """Give up on a request: written to ``failures`` with the rest of its batch, retried by the next run."""
         self.crawler.stats.inc_value("hfspider/failures")
         self.logger.error("gave up on %s after retries: %s", request.url, error)
         return Failed(request.url, request.meta.get("hf_model") or request.meta.get("hf_root"), status, error)
 
-    def failed(self, failure: Failure) -> Iterator[Failed]:
-        """Errback: a request that still fails after RetryMiddleware is written down, not lost."""
+    def pass_again_or_fail(self, request: Request, status: int | None, error: str) -> Request | Failed:
+        """A request whose retries ran out goes round again later in the run, after the others, before
+        it is given up on: a Hub that was down for a minute costs nothing. A 4xx other than 408 and
+        429 is an answer, not a fault, and final at once."""
+        done = int(request.meta.get("hf_pass", 0))
+        answered = status is not None and 400 <= status < 500 and status not in (408, 429)
+        if answered or done >= self.settings.getint("HFSPIDER_RETRY_PASSES"):
+            return self.failure(request, status, error)
+        self.crawler.stats.inc_value("hfspider/retry_passes")
+        delay = self.settings.getfloat("HFSPIDER_RETRY_PASS_DELAY") * (done + 1)
+        self.logger.info("%s still failed after retries (%s); asking again in %.0f s, after the rest", request.url, error, delay)
+        # Only our own keys: Scrapy's (retry_times, download_latency, ...) belong to the last try.
+        meta = {k: v for k, v in request.meta.items() if k.startswith("hf_") or k == "handle_httpstatus_list"}
+        meta |= {"hf_pass": done + 1, "hf_not_before": time.time() + delay}
+        return request.replace(meta=meta, priority=request.priority - 1000, dont_filter=True)
+
+    def failed(self, failure: Failure) -> Iterator[Request | Failed]:
+        """Errback: a request that still fails after RetryMiddleware goes round again, then is written down, not lost."""
         request: Request = failure.request  # type: ignore[attr-defined]
         response = getattr(failure.value, "response", None)
         status = response.status if response is not None else None
-        yield self.failure(request, status, f"{type(failure.value).__name__}: {failure.getErrorMessage()}")
+        yield self.pass_again_or_fail(request, status, f"{type(failure.value).__name__}: {failure.getErrorMessage()}")
 
     def replay_request(self) -> Request:
         """A local ``data:`` request whose callback replays stored items.

@@ -11,6 +11,7 @@ import json
 import logging
 import pickle
 import sqlite3
+import time
 from collections.abc import Callable, Iterable
 from contextlib import closing
 from dataclasses import dataclass
@@ -320,26 +321,55 @@ def test_hostile_link_fails_the_listing_instead_of_following(hub_crawler: MakeCr
 
 
 @pytest.mark.parametrize("body", [b"<html>Hub is busy</html>", b'{"error": "not a list"}', b"\xff\xfe"])
-def test_unusable_listing_body_is_retried_then_failed(hub_crawler: MakeCrawler, body: bytes) -> None:
-    """A 200 whose body is not a JSON list is a fault like a 503: RETRY_TIMES retries, then a Failed mark."""
+def test_unusable_listing_body_is_retried_passed_again_then_failed(hub_crawler: MakeCrawler, body: bytes) -> None:
+    """A 200 whose body is not a JSON list is a fault like a 503: RETRY_TIMES retries, then HFSPIDER_RETRY_PASSES
+    later passes (after the others, after a back-off, each with its retries again), then a Failed mark."""
     crawler = hub_crawler(ModelTreeSpider, root="org/base")
     spider: ModelTreeSpider = crawler.spider  # type: ignore[assignment]
-    request = spider._listing("org/base", 0)
-    retries = 0
+    retry_times, passes = crawler.settings.getint("RETRY_TIMES"), crawler.settings.getint("HFSPIDER_RETRY_PASSES")
+    delay = crawler.settings.getfloat("HFSPIDER_RETRY_PASS_DELAY")
+    first = request = spider._listing("org/base", 0)
+    tries: list[tuple[int, int]] = []  # (pass, retry) of every try
     for _ in range(100):
+        tries.append((request.meta.get("hf_pass", 0), request.meta.get("retry_times", 0)))
+        asked = time.time()
         out = list(spider.parse_children(response(request, None, raw=body)))
         if of_type(out, Failed):
             break
-        [request] = out
-        retries += 1
-        assert request.meta["retry_times"] == retries
-        assert request.dont_filter and request.callback == spider.parse_children
-        assert request.meta["hf_model"] == "org/base"
-    assert retries == crawler.settings.getint("RETRY_TIMES")
+        [following] = out
+        assert following.dont_filter and following.callback == spider.parse_children
+        assert following.meta["hf_model"] == "org/base"
+        if following.meta.get("hf_pass", 0) != request.meta.get("hf_pass", 0):  # a new pass
+            number = following.meta["hf_pass"]
+            assert "retry_times" not in following.meta, "each pass has its retries again"
+            assert following.priority <= first.priority - 1000 * number, "after the others"
+            assert following.meta["hf_not_before"] >= asked + delay * number
+        request = following
+    expected = [(p, r) for p in range(passes + 1) for r in range(retry_times + 1)]
+    assert tries == expected
     [failed] = out
     assert (failed.model_id, failed.status) == ("org/base", 200)
     assert crawler.stats.get_value("hfspider/failures") == 1
-    assert crawler.stats.get_value("hfspider/bad_body") == retries + 1
+    assert crawler.stats.get_value("hfspider/retry_passes") == passes
+    assert crawler.stats.get_value("hfspider/bad_body") == len(expected)
+
+
+@pytest.mark.parametrize(("status", "passes_again"), [(503, True), (500, True), (408, True), (404, False), (403, False), (None, True)])
+def test_a_request_whose_retries_ran_out_goes_round_again_unless_the_hub_answered(
+    hub_crawler: MakeCrawler, status: int | None, passes_again: bool
+) -> None:
+    """Server faults and lost connections go round again; a 4xx other than 408/429 is the Hub's answer, final at once."""
+    crawler = hub_crawler(ModelTreeSpider, root="org/base")
+    spider: ModelTreeSpider = crawler.spider  # type: ignore[assignment]
+    request = spider._listing("org/base", 0)
+    request.meta["retry_times"] = crawler.settings.getint("RETRY_TIMES")
+    [out] = [spider.pass_again_or_fail(request, status, "boom")]
+    if passes_again:
+        assert isinstance(out, Request) and out.meta["hf_pass"] == 1 and out.url == request.url
+        assert crawler.stats.get_value("hfspider/failures") is None
+    else:
+        assert isinstance(out, Failed) and (out.url, out.status) == (request.url, status)
+        assert crawler.stats.get_value("hfspider/failures") == 1
 
 
 def test_unusable_root_body_is_retried(hub_crawler: MakeCrawler) -> None:
