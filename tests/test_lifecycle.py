@@ -178,3 +178,13 @@ def test_a_script_with_a_bad_database_url_does_not_crawl(url: str, server: Repli
     assert time.monotonic() - started < 60
     assert "HFSPIDER_DB_URL" in done.stderr
     assert not any(path.startswith("/api/") for _m, path, _s, _a in server.requests)  # not a single request to the Hub
+
+
+@pytest.mark.parametrize("spider", ["model_tree", "hub_index"])
+def test_a_clean_run_prints_no_warning(spider: str, tmp_path: Path) -> None:
+    """Nothing is wrong, so nothing a user can do nothing about is said."""
+    with ReplicaServer(Hub(RECORDS)) as replica:
+        result = crawl(tmp_path / "out", spider, *(["root=a/m"] if spider == "model_tree" else []), endpoint=replica.url)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert [line for line in result.stderr.splitlines() if " WARNING: " in line or " ERROR: " in line] == []
+    assert "'log_count/WARNING'" not in result.stderr
