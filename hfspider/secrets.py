@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+import types
 from typing import Any
 
 #: User access tokens (``hf_...``) and legacy organisation tokens (``api_org_...``).
@@ -20,6 +21,17 @@ def mask(text: str) -> str:
     return _TOKEN.sub(lambda m: f"{m.group(1)}***", text)
 
 
+def _masked_message(record: logging.LogRecord) -> str:
+    return mask(logging.LogRecord.getMessage(record))
+
+
+class _MaskedRecord(logging.LogRecord):
+    """A record whose message is masked when a handler formats it: no cost for records never shown."""
+
+    def getMessage(self) -> str:
+        return _masked_message(self)
+
+
 _installed = False
 
 
@@ -29,17 +41,14 @@ def mask_logs() -> None:
     if _installed:
         return
     make = logging.getLogRecordFactory()
+    if make is logging.LogRecord:
+        logging.setLogRecordFactory(_MaskedRecord)
+    else:  # someone else's factory: keep it, and mask what it makes
 
-    def record(*args: Any, **kwargs: Any) -> logging.LogRecord:
-        made = make(*args, **kwargs)
-        try:
-            message = made.getMessage()
-        except (TypeError, ValueError):  # a record whose arguments do not fit its format: leave it to logging
+        def record(*args: Any, **kwargs: Any) -> logging.LogRecord:
+            made = make(*args, **kwargs)
+            made.getMessage = types.MethodType(_masked_message, made)  # type: ignore[method-assign]
             return made
-        masked = mask(message)
-        if masked != message:
-            made.msg, made.args = masked, None
-        return made
 
-    logging.setLogRecordFactory(record)
+        logging.setLogRecordFactory(record)
     _installed = True

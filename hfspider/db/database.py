@@ -207,8 +207,7 @@ class Database:
         upsert(conn, edges, links)
 
     def _write_state(self, conn: Connection, batch: Batch) -> None:
-        for listing in batch.listings:
-            self._drop_unlisted(conn, listing)
+        self._drop_unlisted(conn, batch.listings)
         upsert(conn, crawl_state, [{"crawl_key": batch.key, "model_id": listing.parent} for listing in batch.listings])
         if batch.failures:
             conn.execute(insert(failures), [{**f, "crawl_key": batch.key} for f in batch.failures])
@@ -216,17 +215,21 @@ class Database:
             upsert(conn, walk_state, [{"crawl_key": batch.key, "next_url": batch.next_page}])
 
     @staticmethod
-    def _drop_unlisted(conn: Connection, listing: Listing) -> None:
-        """A child that left the parent keeps no edge to it (edges from its own card stay: the Hub does not list those)."""
-        query = select(edges.c.child_id).where(edges.c.parent_id == listing.parent, edges.c.source != SOURCE_CARD)
-        if listing.relation is not None:
-            query = query.where(edges.c.relation == listing.relation)
-        gone = sorted(set(conn.execute(query).scalars()) - listing.children)
-        for chunk in chunks(gone):
-            stale = delete(edges).where(edges.c.parent_id == listing.parent, edges.c.child_id.in_(chunk), edges.c.source != SOURCE_CARD)
-            if listing.relation is not None:
-                stale = stale.where(edges.c.relation == listing.relation)
-            conn.execute(stale)
+    def _drop_unlisted(conn: Connection, listings: list[Listing]) -> None:
+        """A child that left a parent listed in full keeps no edge to it (edges from its own card stay:
+        the Hub does not list those). One query for the whole batch's parents."""
+        by_parent = {listing.parent: listing for listing in listings}
+        stale: list[tuple[str, str, str]] = []
+        for chunk in chunks(sorted(by_parent)):
+            query = select(edges.c.child_id, edges.c.parent_id, edges.c.relation).where(
+                edges.c.parent_id.in_(chunk), edges.c.source != SOURCE_CARD
+            )
+            for child, parent, relation in conn.execute(query):
+                listing = by_parent[parent]
+                if child not in listing.children and listing.relation in (None, relation):
+                    stale.append((child, parent, relation))
+        for child, parent, relation in stale:
+            conn.execute(delete(edges).where(edges.c.child_id == child, edges.c.parent_id == parent, edges.c.relation == relation))
 
     @_translated
     def start_run(self, spider: str, key: str, arguments: dict[str, Any], started_at: str) -> int:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from scrapy import Request
@@ -32,7 +32,13 @@ class BackoffMiddleware:
     def from_crawler(cls, crawler: Crawler) -> BackoffMiddleware:
         return cls(crawler)
 
-    async def process_request(self, request: Request, spider: Any = None) -> None:
+    def process_request(self, request: Request, spider: Any = None) -> Coroutine[Any, Any, None] | None:
+        """Nothing for almost every request (no coroutine made for it); a wait for a second pass."""
         not_before = request.meta.get("hf_not_before")
-        while not_before is not None and self.crawler.crawling and self.clock() < not_before:
+        if not_before is None or self.clock() >= not_before:
+            return None
+        return self._wait(not_before)
+
+    async def _wait(self, not_before: float) -> None:
+        while self.crawler.crawling and self.clock() < not_before:
             await self.sleep(min(not_before - self.clock(), POLL))
