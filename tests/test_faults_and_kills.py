@@ -5,33 +5,17 @@ from __future__ import annotations
 import signal
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from hfspider.replica import Hub, ReplicaServer
+from hfspider.replica import Hub, ReplicaServer, regular_family
 from hfspider.replica.truth import Truth
 from tests.conftest import crawl, start_crawl
 
 KINDS = ("500", "502", "503", "504", "reset", "truncate", "slow", "garbage")
 
 
-def family(prefix: str, fanout: int, levels: int) -> list[dict[str, Any]]:
-    """Every model has ``fanout`` children, ``levels`` deep: 1 + f + f^2 + ... models, as regular as a clock."""
-    records: list[dict[str, Any]] = [{"id": f"{prefix}/m", "tags": []}]
-    layer = [f"{prefix}/m"]
-    for _ in range(levels):
-        below = []
-        for parent in layer:
-            for i in range(fanout):
-                child = f"{parent}-{i}"
-                records.append({"id": child, "tags": [f"base_model:{parent}", f"base_model:finetune:{parent}"]})
-                below.append(child)
-        layer = below
-    return records
-
-
-RECORDS = family("big", 13, 3)  # 1 + 13 + 169 + 2,197 = 2,380 models
+RECORDS = regular_family("big", 13, 3)  # 1 + 13 + 169 + 2,197 = 2,380 models
 TRUTH = Truth(RECORDS)
 ROOT = "big/m"
 

@@ -14,27 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from hfspider.replica import Hub, ReplicaServer
+from hfspider.replica import Hub, ReplicaServer, regular_family
 from hfspider.replica.truth import Truth
 from tests.conftest import ROOT, crawl, start_crawl, wait_for_rows
 
-
-def family(prefix: str, fanout: int, levels: int) -> list[dict[str, object]]:
-    """A regular family: every model has ``fanout`` fine-tunes, ``levels`` deep."""
-    records: list[dict[str, object]] = [{"id": f"{prefix}/m", "tags": []}]
-    layer = [f"{prefix}/m"]
-    for _ in range(levels):
-        below = []
-        for parent in layer:
-            for i in range(fanout):
-                child = f"{parent}-{i}"
-                records.append({"id": child, "tags": [f"base_model:{parent}", f"base_model:finetune:{parent}"]})
-                below.append(child)
-        layer = below
-    return records
-
-
-RECORDS = family("a", 5, 3) + family("b", 4, 3)
+RECORDS = regular_family("a", 5, 3) + regular_family("b", 4, 3)
 TRUTH = Truth(RECORDS)
 
 

@@ -820,3 +820,14 @@ def test_cli_rejects_bad_arguments_in_one_line(args: list[str]) -> None:
     done = subprocess.run([sys.executable, "-m", "scrapy", "replica", *args], cwd=REPO, capture_output=True, text=True, timeout=30)
     assert done.returncode == 2
     assert "error" in (done.stdout + done.stderr).strip().splitlines()[-1]
+
+
+def test_a_regular_family_has_fanout_children_a_level() -> None:
+    from hfspider.replica import regular_family
+
+    records = regular_family("r", 3, 2)
+    ids = [r["id"] for r in records]
+    assert len(ids) == len(set(ids)) == 1 + 3 + 9
+    for record in records[1:]:
+        parent = record["id"].rsplit("-", 1)[0]
+        assert record["tags"] == [f"base_model:{parent}", f"base_model:finetune:{parent}"]

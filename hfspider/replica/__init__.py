@@ -2,6 +2,6 @@
 
 from .server import ReplicaServer
 from .store import Hub
-from .synth import generate
+from .synth import generate, regular_family
 
-__all__ = ["Hub", "ReplicaServer", "generate"]
+__all__ = ["Hub", "ReplicaServer", "generate", "regular_family"]

@@ -74,6 +74,22 @@ def generate(n: int, seed: int = 0) -> list[dict]:
         return _Builder(n, rng, _plan(n, rng)).records()
 
 
+def regular_family(prefix: str, fanout: int, levels: int) -> list[dict]:
+    """A family as regular as a clock: every model has ``fanout`` fine-tunes, ``levels`` deep
+    (1 + f + f^2 + ... models), each naming its parent the way the Hub tags it."""
+    records: list[dict] = [{"id": f"{prefix}/m", "tags": []}]
+    layer = [f"{prefix}/m"]
+    for _ in range(levels):
+        below = []
+        for parent in layer:
+            for i in range(fanout):
+                child = f"{parent}-{i}"
+                records.append({"id": child, "tags": [f"base_model:{parent}", f"base_model:finetune:{parent}"]})
+                below.append(child)
+        layer = below
+    return records
+
+
 def _zipf_weights(size: int) -> list[float]:
     return list(accumulate(1 / k**ZIPF_EXPONENT for k in range(1, size + 1)))
 
