@@ -13,8 +13,8 @@ HFSPIDER_OUTPUT = "output"
 # Any SQLAlchemy URL (sqlite:///..., postgresql+psycopg://...); empty means
 # sqlite:///<HFSPIDER_OUTPUT>/hfspider.sqlite.
 HFSPIDER_DB_URL = ""
-# Rows per database transaction, and the longest time an answer waits in memory (a kill loses no
-# more than that of what the Hub already answered).
+# Rows per database transaction, and the longest time an answer waits in memory: a kill loses at
+# most that much of what the Hub already answered.
 HFSPIDER_BATCH_SIZE = 1000
 HFSPIDER_FLUSH_SECONDS = 1.0
 
@@ -65,8 +65,8 @@ SCHEDULER_DISK_QUEUE = "scrapy.squeues.PickleFifoDiskQueue"
 SCHEDULER_MEMORY_QUEUE = "scrapy.squeues.FifoMemoryQueue"
 
 DOWNLOADER_MIDDLEWARES = {
-    # Both sit after Retry (550) and Redirect (600): a 429 is waited out before
-    # Retry sees it, and the token is added last and removed first.
+    # These sit after Retry (550) and Redirect (600): a second pass waits its back-off, a 429 is
+    # waited out before Retry sees it, and the token is added last and removed first.
     "hfspider.middlewares.backoff.BackoffMiddleware": 850,
     "hfspider.middlewares.ratelimit.RateLimitMiddleware": 900,
     "hfspider.middlewares.auth.HubAuthMiddleware": 950,
@@ -74,7 +74,7 @@ DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.redirect.RedirectMiddleware": None,
     "hfspider.middlewares.redirect.NoRefererRedirectMiddleware": 600,
 }
-# The Hub API answers JSON: an HTML meta refresh is never an answer of its.
+# The Hub API answers JSON; an HTML meta refresh is never one of its answers.
 METAREFRESH_ENABLED = False
 # A body that is not JSON is retried from the callback with get_retry_request, which carries
 # retry_times (and the copied download_latency) on purpose: not a meta copied by mistake.
