@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -146,6 +148,16 @@ def test_bad_index_argument(tmp_path: Path) -> None:
     assert result.returncode == 2 and "unknown argument -a sort" in result.stderr.strip().splitlines()[-1]
 
 
+def wait_for_walk_state(db: Path, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(sqlite3.OperationalError), contextlib.closing(sqlite3.connect(db)) as conn:
+            if conn.execute("SELECT COUNT(*) FROM walk_state").fetchone()[0]:
+                return
+        time.sleep(0.05)
+    raise AssertionError("the walk never stored a page to go on from")
+
+
 def test_index_killed_then_resumed(tmp_path: Path) -> None:
     records = generate(9000, seed=25)
     output = tmp_path / "out"
@@ -154,6 +166,7 @@ def test_index_killed_then_resumed(tmp_path: Path) -> None:
         for stored_models in (2500, 5500):
             process = start_crawl(output, "hub_index", endpoint=server.url, settings=settings)
             wait_for_rows(output / "hfspider.sqlite", stored_models)
+            wait_for_walk_state(output / "hfspider.sqlite")  # a page and all before it are stored: there is a place to go on from
             process.send_signal(signal.SIGKILL)
             process.wait(30)
         server.reset_log()
