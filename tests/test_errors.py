@@ -144,3 +144,10 @@ def test_top_above_what_the_hub_has_is_said(run_crawl, server) -> None:
     assert {row[0] for row in result.rows("SELECT DISTINCT root_id FROM tree_members")} == {
         r["id"] for r in RECORDS if not r.get("private")
     }
+
+
+def test_an_unexpected_start_failure_is_shown_not_swallowed(run_crawl, server) -> None:
+    """Not a mistake hfspider knows how to explain in one line: the whole error, and a non-zero exit."""
+    result = run_crawl("root=org/root", endpoint=server.url, settings={"EXTENSIONS": '{"nope.Nope": 1}'})
+    assert result.returncode == 1
+    assert "the crawl could not start" in result.stderr and "No module named 'nope'" in result.stderr

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import signal
 import sys
 from collections.abc import Callable
@@ -26,6 +27,8 @@ from hfspider.db import DatabaseError, database_url, open_database
 from hfspider.locks import Busy
 from hfspider.outcome import Outcome
 from hfspider.secrets import mask, mask_logs
+
+logger = logging.getLogger(__name__)
 
 #: Exit statuses of a paused crawl, as a shell reports a process ended by that signal.
 PAUSED = {signal.SIGINT: 130, signal.SIGTERM: 143}
@@ -65,7 +68,7 @@ class Command(ScrapyCrawl):
         self._note_signals()
         crawl: Any = self.crawler_process.crawl(self._create_crawler(args[0]), **opts.spargs)
         if isinstance(crawl, asyncio.Future):
-            crawl.add_done_callback(lambda task: task.cancelled() or self._refused(task.exception()))
+            crawl.add_done_callback(self._started)
         else:
             crawl.addErrback(lambda failure: None if self._refused(failure.value) else failure)
         self.crawler_process.start()
@@ -85,6 +88,12 @@ class Command(ScrapyCrawl):
             shutdown(signum, frame)
 
         process._signal_shutdown = noted
+
+    def _started(self, task: asyncio.Future[Any]) -> None:
+        """Reading the task's exception keeps asyncio from printing it; one that is not ours is logged whole."""
+        error = None if task.cancelled() else task.exception()
+        if error is not None and not self._refused(error):
+            logger.error("the crawl could not start", exc_info=error)
 
     def _refused(self, error: BaseException | None) -> bool:
         """One line when the crawl could not start (another crawl holds the folder, the database is
