@@ -154,7 +154,9 @@ class CrawlRun:
             and (queue / "active.json").exists()
         )
         if queue.exists() and not intact:
-            logger.warning("JOBDIR %s: its queue is not from a clean pause of this crawl; discarded, the database says what's left", queue)
+            # After a finished crawl the queue is only its empty leftovers: nothing worth a warning.
+            say = logger.info if last is not None and last.outcome in COMPLETE else logger.warning
+            say("JOBDIR %s: its queue is not from a clean pause of this crawl; discarded, the database says what's left", queue)
             shutil.rmtree(queue)
         return intact
 
