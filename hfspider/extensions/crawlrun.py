@@ -294,8 +294,9 @@ class CrawlRun:
                 snapshot = json.loads(json.dumps(stats.get_stats(), default=str))
                 self.db.finish_run(self.run_id, self.key, outcome.value, now(), snapshot)
         except (DatabaseError, OSError) as error:
+            self.db_error = str(error)  # feeds stay .partial: the crawl did not end as a whole
             stats.set_value("hfspider/outcome", Outcome.STOPPED.value)
-            stats.set_value("hfspider/db_error", str(error))
+            stats.set_value("hfspider/db_error", self.db_error)
             logger.error("could not record the end of the crawl: %s", error)
         if outcome == Outcome.SHUTDOWN:
             self._mark_jobdir(closed=True)
