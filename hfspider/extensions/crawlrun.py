@@ -25,6 +25,7 @@ from scrapy.utils.defer import deferred_from_coro
 
 from hfspider.config import check_settings
 from hfspider.db import TIME_FORMAT, Database, DatabaseError, Run, database_url, now, open_database
+from hfspider.hub.endpoint import SORT_MODIFIED, sort_of
 from hfspider.items import StoredEdgeItem, StoredModelItem
 from hfspider.locks import Busy, FolderLock
 from hfspider.outcome import COMPLETE, Outcome
@@ -207,13 +208,20 @@ class CrawlRun:
         """Where a listing walk starts: afresh, as a refresh after a complete run, or where an unfinished one stopped."""
         plan = WalkPlan()
         complete = [run for run in self.history if run.outcome in COMPLETE]
-        if complete and not full:
+        refresh_mark = None
+        if complete:
             mark = datetime.strptime(complete[-1].started_at, TIME_FORMAT).replace(tzinfo=UTC) - REFRESH_MARGIN
-            plan.since = mark.strftime(TIME_FORMAT)
+            refresh_mark = mark.strftime(TIME_FORMAT)
+        plan.since = None if full else refresh_mark
         unfinished = self.unfinished
         if unfinished:
             plan.replay_since = unfinished[0].started_at
             plan.next_url = self.db.next_page(self.key)
+            if plan.next_url is not None:
+                # An unfinished walk goes on in the order it began in, whatever this run's flags say: a
+                # refresh's cut-off on a walk by creation date would end it early, and a walk by
+                # modification date cannot tell which models are gone.
+                plan.since = refresh_mark if sort_of(plan.next_url) == SORT_MODIFIED else None
             # A page that failed in the paused run ended its walk there: nothing is queued after it.
             plan.queue_holds_next = self.queue_intact and not self.db.has_failures(self.key, since=unfinished[-1].started_at)
         return plan

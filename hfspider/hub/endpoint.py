@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlencode, urlsplit
+from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
 #: Listing page size: the Hub's maximum; its default is undocumented, so always send it.
 PAGE_SIZE = 1000
@@ -94,6 +94,12 @@ def _expand_params(expand: Iterable[str]) -> list[tuple[str, str]]:
 def model_url(base: str, model_id: str, expand: Iterable[str] = EXPAND) -> str:
     """One model's record."""
     return f"{base}/api/models/{quote(model_id, safe='/')}?{_query(_expand_params(expand))}"
+
+
+def sort_of(url: str) -> str | None:
+    """The ``sort`` a listing URL asks for (the Hub's cursors keep it on every page)."""
+    values = parse_qs(urlsplit(url).query).get("sort")
+    return values[0] if values else None
 
 
 def children_url(base: str, parent_id: str, relation: str | None = None) -> str:

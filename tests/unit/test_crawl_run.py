@@ -566,3 +566,17 @@ def test_a_refused_crawl_leaves_no_lock_behind(hub_crawler: MakeCrawler, tmp_pat
     crawler = hub_crawler(ModelTreeSpider, root="org/a")  # same output, its own database
     assert run_of(crawler).key
     assert refused.value is not None
+
+
+@pytest.mark.parametrize(("sort", "full", "refreshes"), [("createdAt", False, False), ("lastModified", True, True)])
+def test_an_unfinished_walk_goes_on_in_the_order_it_began_in(hub_crawler: MakeCrawler, sort: str, full: bool, refreshes: bool) -> None:
+    """After a complete walk, a second one is paused; the next run's flags differ from the paused run's. A walk
+    by creation date resumed as a refresh would stop at the first old model and finish with the rest unread; a
+    walk by modification date resumed as a full walk would mark as gone every model modified while it ran."""
+    open_and_close(hub_crawler(HubIndexSpider), "finished")
+    paused = open_and_close(hub_crawler(HubIndexSpider), "shutdown")
+    next_url = f"https://huggingface.co/api/models?sort={sort}&limit=1000&cursor=c7"
+    execute(paused.crawler, "INSERT INTO walk_state (crawl_key, next_url) VALUES (?, ?)", [(paused.key, next_url)])
+    plan = run_of(hub_crawler(HubIndexSpider)).walk_plan(full=full)
+    assert plan.next_url == next_url
+    assert (plan.since is not None) == refreshes
