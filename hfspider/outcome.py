@@ -16,7 +16,7 @@ class Outcome(StrEnum):
     @property
     def complete(self) -> bool:
         """After a complete run the same command starts afresh instead of resuming."""
-        return self in (Outcome.FINISHED, Outcome.ROOT_ERRORS)
+        return self.value in COMPLETE
 
 
 #: Outcomes after which the same command starts a fresh crawl.

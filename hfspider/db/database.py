@@ -28,9 +28,13 @@ CHUNK = 500  # ids per IN (...) clause: well inside every database's parameter l
 _INSERTS = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
 
 
-def chunks(ids: Sequence[str]) -> Iterator[Sequence[str]]:
-    for start in range(0, len(ids), CHUNK):
-        yield ids[start : start + CHUNK]
+T = TypeVar("T")
+
+
+def chunks(values: Sequence[T]) -> Iterator[Sequence[T]]:
+    """Slices of at most CHUNK values: for IN (...) lists and multi-row inserts."""
+    for start in range(0, len(values), CHUNK):
+        yield values[start : start + CHUNK]
 
 
 def upsert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
@@ -96,7 +100,6 @@ class Run:
     id: int
     outcome: str
     started_at: str
-    stats: dict[str, Any]
 
 
 @dataclass
@@ -252,18 +255,18 @@ class Database:
         rows = [{"root_id": root, "model_id": m, "depth": d} for m, d in depth.items()]
         with self.engine.begin() as conn:
             conn.execute(delete(tree_members).where(tree_members.c.root_id == root))
-            for start in range(0, len(rows), CHUNK):
-                conn.execute(insert(tree_members), rows[start : start + CHUNK])
+            for chunk in chunks(rows):
+                conn.execute(insert(tree_members), list(chunk))
 
     # -- what a crawl resumes from ------------------------------------------
 
     @_translated
     def runs(self, key: str) -> list[Run]:
         """Every run of the crawl with this key, oldest first."""
-        query = select(crawl_runs.c.id, crawl_runs.c.outcome, crawl_runs.c.started_at, crawl_runs.c.stats)
+        query = select(crawl_runs.c.id, crawl_runs.c.outcome, crawl_runs.c.started_at)
         with self._read() as conn:
             rows = conn.execute(query.where(crawl_runs.c.crawl_key == key).order_by(crawl_runs.c.id)).all()
-        return [Run(i, outcome, started, stats or {}) for i, outcome, started, stats in rows]
+        return [Run(*row) for row in rows]
 
     @_translated
     def listed(self, key: str) -> set[str]:
