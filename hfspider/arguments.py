@@ -13,6 +13,8 @@ from hfspider.secrets import mask
 from hfspider.trees import TreeSpec
 
 DIRECTIONS = ("down", "up", "both")
+#: How ``model_tree`` reaches a family: list it, walk the whole Hub, or whichever costs fewer calls.
+STRATEGIES = ("auto", "listing", "index")
 
 
 class ArgumentError(ValueError):
@@ -88,10 +90,13 @@ class TreeArguments:
     max_depth: int | None
     relations: tuple[str, ...]
     direction: str
+    strategy: str = "auto"
+    keep_all: bool = False
 
     @classmethod
     def parse(cls, kwargs: Mapping[str, Any]) -> TreeArguments:
-        _only_known(kwargs, "model_tree", ("root", "roots_file", "top", "max_depth", "relations", "direction"))
+        known = ("root", "roots_file", "top", "max_depth", "relations", "direction", "strategy", "keep_all")
+        _only_known(kwargs, "model_tree", known)
         roots: list[str] = []
         if kwargs.get("root") is not None:
             roots += _model_ids(str(kwargs["root"]).split(","), f"-a root={kwargs['root']}")
@@ -110,7 +115,11 @@ class TreeArguments:
         direction = str(kwargs.get("direction") or "down").strip().lower()
         if direction not in DIRECTIONS:
             raise ArgumentError(f"-a direction={kwargs.get('direction')}: choose down, up or both")
-        return cls(tuple(dict.fromkeys(roots)), top, max_depth, tuple(sorted(relations)), direction)
+        strategy = str(kwargs.get("strategy") or "auto").strip().lower()
+        if strategy not in STRATEGIES:
+            raise ArgumentError(f"-a strategy={kwargs.get('strategy')}: choose auto (default), listing or index")
+        keep_all = _flag("keep_all", kwargs.get("keep_all"), "1 to keep every model a walk lists, 0 (default) for the families' only")
+        return cls(tuple(dict.fromkeys(roots)), top, max_depth, tuple(sorted(relations)), direction, strategy, keep_all)
 
     @property
     def all_relations(self) -> bool:
@@ -153,9 +162,13 @@ class IndexArguments:
         return named + [("filter", tag) for tag in self.filter]
 
 
+def _flag(name: str, given: Any, meaning: str) -> bool:
+    value = str("0" if given is None else given).strip().lower()
+    if value not in ("0", "1", "true", "false", "yes", "no"):
+        raise ArgumentError(f"-a {name}={given}: use {meaning}")
+    return value in ("1", "true", "yes")
+
+
 def full_flag(kwargs: Mapping[str, Any]) -> bool:
     """``-a full=1``: list everything even when an earlier run makes a refresh possible."""
-    value = str(kwargs.get("full", "0")).strip().lower()
-    if value not in ("0", "1", "true", "false", "yes", "no"):
-        raise ArgumentError(f"-a full={kwargs.get('full')}: use 1 to list everything, 0 (default) to refresh")
-    return value in ("1", "true", "yes")
+    return _flag("full", kwargs.get("full"), "1 to list everything, 0 (default) to refresh")

@@ -40,6 +40,8 @@ def check_settings(settings: Any) -> None:
     _number(settings, "HFSPIDER_RETRY_PASS_DELAY", float, 0)
     _number(settings, "CONCURRENT_REQUESTS", int, 1)
     _number(settings, "DOWNLOAD_MAXSIZE", int, 0)
+    _number(settings, "HFSPIDER_INDEX_PAGES", int, 1)
+    _number(settings, "HFSPIDER_INDEX_MAX_AGE", float, 0)
     _folder(settings, "HFSPIDER_OUTPUT")
     _folder(settings, "JOBDIR")
     problem = check_endpoint(endpoint(settings.get("HF_ENDPOINT")))

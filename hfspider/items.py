@@ -49,3 +49,16 @@ class StoredModelItem(ModelItem):
 @dataclass
 class StoredEdgeItem(EdgeItem):
     """An edge read back from the database for the feeds of a resumed crawl; the store skips it."""
+
+
+@dataclass
+class IndexedModelItem(ModelItem):
+    """A model read by ``model_tree``'s walk of the whole Hub: stored, never fed.
+
+    The feeds get the families' members once the walk is done, from the database.
+    """
+
+
+@dataclass
+class IndexedEdgeItem(EdgeItem):
+    """An edge read by ``model_tree``'s walk of the whole Hub: stored, never fed."""

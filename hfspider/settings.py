@@ -6,6 +6,13 @@
 # (or HUGGING_FACE_HUB_TOKEN, or $HF_HOME/token) and is never a setting, so it
 # cannot end up in a stats dump or a log of settings.
 HF_ENDPOINT = "https://huggingface.co"
+# model_tree's -a strategy=auto weighs listing a family (a call per member) against walking the
+# whole Hub (a call per 1,000 models). A walk is priced at the last complete walk's page count,
+# or at this many pages when none is stored (the Hub held about 3.1 million models in 2026).
+HFSPIDER_INDEX_PAGES = 3100
+# A stored index of the whole Hub younger than this many seconds is refreshed (models modified
+# since it was taken), not walked again.
+HFSPIDER_INDEX_MAX_AGE = 86400
 
 # -- Output -----------------------------------------------------------------
 # Folder for hfspider.sqlite, the feeds and trees/.
@@ -67,6 +74,7 @@ SCHEDULER_MEMORY_QUEUE = "scrapy.squeues.FifoMemoryQueue"
 DOWNLOADER_MIDDLEWARES = {
     # These sit after Retry (550) and Redirect (600): a second pass waits its back-off, a 429 is
     # waited out before Retry sees it, and the token is added last and removed first.
+    "hfspider.middlewares.superseded.SupersededMiddleware": 800,
     "hfspider.middlewares.backoff.BackoffMiddleware": 850,
     "hfspider.middlewares.ratelimit.RateLimitMiddleware": 900,
     "hfspider.middlewares.auth.HubAuthMiddleware": 950,

@@ -6,7 +6,7 @@ from typing import Any
 
 from scrapy.exceptions import DropItem
 
-from hfspider.items import EdgeItem, ModelItem
+from hfspider.items import EdgeItem, IndexedEdgeItem, IndexedModelItem, ModelItem
 
 
 class DedupePipeline:
@@ -20,6 +20,8 @@ class DedupePipeline:
         self.edges: set[tuple[str, str, str]] = set()
 
     def process_item(self, item: Any, spider: Any = None) -> Any:
+        if isinstance(item, (IndexedModelItem, IndexedEdgeItem)):
+            return item  # stored, never fed: the member fed later from the database is no duplicate
         if isinstance(item, ModelItem):
             key: Any = item.id
             seen: set[Any] = self.models

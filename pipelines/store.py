@@ -16,7 +16,7 @@ from twisted.internet import task
 
 from hfspider.db import Batch, DatabaseError, Listing, now
 from hfspider.extensions.crawlrun import CrawlRun
-from hfspider.items import EdgeItem, ModelItem, StoredEdgeItem, StoredModelItem
+from hfspider.items import EdgeItem, IndexedEdgeItem, IndexedModelItem, ModelItem, StoredEdgeItem, StoredModelItem
 from hfspider.marks import Failed, Listed, PageDone
 
 logger = logging.getLogger(__name__)
@@ -25,7 +25,8 @@ logger = logging.getLogger(__name__)
 class StorePipeline:
     """Buffers items and marks and writes them every ``HFSPIDER_BATCH_SIZE`` items or ``HFSPIDER_FLUSH_SECONDS``.
 
-    Marks are dropped here once buffered, so feeds receive models and edges only.
+    Marks and an index walk's records are dropped here once buffered, so feeds receive the
+    crawl's models and edges only.
     """
 
     def __init__(self, crawler: Crawler) -> None:
@@ -41,6 +42,7 @@ class StorePipeline:
         self.pages_done: dict[str, str] = {}  # page URL -> next page URL, for pages done out of order
         self.walked_to: str | None = None  # every page before this one is passed on
         self.walk_frozen = False
+        self.run.flushers.append(self.flush)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> StorePipeline:
@@ -65,6 +67,8 @@ class StorePipeline:
             self.flush()  # besides the timer started in open_spider
         if isinstance(item, (Listed, Failed, PageDone)):
             raise DropItem("crawl bookkeeping, stored", log_level="DEBUG")
+        if isinstance(item, (IndexedModelItem, IndexedEdgeItem)):
+            raise DropItem("an index walk's record, stored; the feeds get the families' members", log_level="DEBUG")
         return item
 
     def _page_done(self, mark: PageDone) -> None:

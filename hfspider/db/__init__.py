@@ -1,14 +1,16 @@
 """The database layer: the only code that imports SQLAlchemy."""
 
-from hfspider.db.database import Batch, Database, Listing, Run, Summary, open_database
+from hfspider.db.database import INDEX_STAT, Batch, Database, IndexInfo, Listing, Run, Summary, open_database
 from hfspider.db.engine import DatabaseError, database_url, dispose, one_line, shown
 from hfspider.db.schema import TIME_FORMAT, now
 
 __all__ = [
+    "INDEX_STAT",
     "TIME_FORMAT",
     "Batch",
     "Database",
     "DatabaseError",
+    "IndexInfo",
     "Listing",
     "Run",
     "Summary",

@@ -24,6 +24,8 @@ from hfspider.db.schema import crawl_runs, crawl_state, edges, failures, models,
 from hfspider.hub.lineage import SOURCE_CARD, SOURCE_LISTING
 from hfspider.outcome import COMPLETE
 
+#: The stats key under which a complete walk of the whole Hub describes the index it left.
+INDEX_STAT = "hfspider/index"
 CHUNK = 500  # ids per IN (...) clause: well inside every database's parameter limit
 _INSERTS = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
 
@@ -43,7 +45,7 @@ def upsert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
         return
     keys = [c.name for c in table.primary_key.columns]
     stmt = _INSERTS[conn.dialect.name](table)
-    changes = {c.name: stmt.excluded[c.name] for c in table.columns if c.name not in keys}
+    changes = {c.name: stmt.excluded[c.name] for c in table.columns if c.name not in keys and not c.info.get("insert_only")}
     stmt = stmt.on_conflict_do_update(index_elements=keys, set_=changes) if changes else stmt.on_conflict_do_nothing(index_elements=keys)
     conn.execute(stmt, rows)
 
@@ -100,6 +102,16 @@ class Run:
     id: int
     outcome: str
     started_at: str
+
+
+@dataclass(frozen=True)
+class IndexInfo:
+    """A stored index of the whole Hub: when its walk began, how many models it listed, and whether
+    it kept every model's row (``all``) or only the families' (``members``)."""
+
+    started_at: str
+    models: int
+    rows: str
 
 
 @dataclass
@@ -204,7 +216,7 @@ class Database:
     def _write_items(conn: Connection, rows: list[dict[str, Any]], links: list[dict[str, Any]]) -> None:
         """Models, with the edges their own record states replaced by those read now. An edge only a
         parent's listing showed stays until that parent's complete listing no longer shows the child."""
-        upsert(conn, models, rows)
+        upsert(conn, models, [{**row, "first_seen_at": row.get("fetched_at")} for row in rows])
         for chunk in chunks([row["id"] for row in rows]):
             conn.execute(delete(edges).where(edges.c.child_id.in_(chunk), edges.c.source != SOURCE_LISTING))
         upsert(conn, edges, links)
@@ -259,6 +271,35 @@ class Database:
                 conn.execute(insert(tree_members), list(chunk))
 
     # -- what a crawl resumes from ------------------------------------------
+
+    @_translated
+    def last_index(self) -> IndexInfo | None:
+        """The newest complete walk of the whole Hub stored here (a full walk or a refresh), if any."""
+        query = select(crawl_runs.c.stats).where(crawl_runs.c.outcome.in_(sorted(COMPLETE))).order_by(crawl_runs.c.id.desc())
+        with self._read() as conn:
+            for (stats,) in conn.execute(query):
+                info = (stats or {}).get(INDEX_STAT) if isinstance(stats, dict) else None
+                if isinstance(info, dict) and {"started_at", "models", "rows"} <= info.keys():
+                    return IndexInfo(str(info["started_at"]), int(info["models"]), str(info["rows"]))
+        return None
+
+    @_translated
+    def count_models(self, since: str | None = None) -> int:
+        """Models on the Hub as far as this database knows; with ``since``, those stored or updated
+        since then (what a walk that began then has listed)."""
+        query = select(func.count()).select_from(models).where(models.c.deleted_at.is_(None))
+        if since is not None:
+            query = query.where(models.c.fetched_at >= since)
+        with self._read() as conn:
+            return int(conn.execute(query).scalar() or 0)
+
+    @_translated
+    def prune(self, since: str) -> int:
+        """Remove the rows first stored since then of models in no stored tree; their edges stay."""
+        members = select(tree_members.c.model_id)
+        with self.engine.begin() as conn:
+            result = conn.execute(delete(models).where(models.c.first_seen_at >= since, models.c.id.not_in(members)))
+            return int(result.rowcount or 0)
 
     @_translated
     def runs(self, key: str) -> list[Run]:

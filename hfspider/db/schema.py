@@ -52,6 +52,9 @@ models = Table(
     Column("tags", JSONDoc),
     Column("card_data", JSONDoc),
     Column("fetched_at", TIME),
+    # When the model was first stored (kept on later writes): a walk of the whole Hub for one family
+    # removes the rows it added for models outside the family, and only those.
+    Column("first_seen_at", TIME, info={"insert_only": True}),
     # Set when a complete walk of the whole Hub no longer listed the model; trees leave such models out.
     Column("deleted_at", TIME),
     Index("ix_models_deleted", "deleted_at"),

@@ -13,7 +13,7 @@ import hashlib
 import json
 import logging
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -24,7 +24,7 @@ from scrapy.crawler import Crawler
 from scrapy.utils.defer import deferred_from_coro
 
 from hfspider.config import check_settings
-from hfspider.db import TIME_FORMAT, Database, DatabaseError, Run, database_url, now, open_database
+from hfspider.db import INDEX_STAT, TIME_FORMAT, Database, DatabaseError, IndexInfo, Run, database_url, now, open_database
 from hfspider.hub.endpoint import SORT_MODIFIED, sort_of
 from hfspider.items import StoredEdgeItem, StoredModelItem
 from hfspider.locks import Busy, FolderLock
@@ -45,6 +45,15 @@ def crawl_key(spider: str, arguments: dict[str, Any]) -> str:
     canonical = {k: sorted(v) if isinstance(v, (list, tuple)) else v for k, v in arguments.items()}
     text = json.dumps({"spider": spider, "arguments": canonical}, sort_keys=True, default=str)
     return hashlib.sha1(text.encode()).hexdigest()[:16]
+
+
+def _before(started_at: str) -> str:
+    """Where a refresh stops: a little before the walk it refreshes began, for clocks that disagree."""
+    return (datetime.strptime(started_at, TIME_FORMAT).replace(tzinfo=UTC) - REFRESH_MARGIN).strftime(TIME_FORMAT)
+
+
+def _age(started_at: str) -> float:
+    return (datetime.now(UTC) - datetime.strptime(started_at, TIME_FORMAT).replace(tzinfo=UTC)).total_seconds()
 
 
 @dataclass
@@ -109,6 +118,9 @@ class CrawlRun:
         self.tree_spec: TreeSpec | None = None
         self.sweep_since: str | None = None
         self.walk_from: str | None = None  # the first page of this run's walk
+        self.index: tuple[str, str] | None = None  # (walk start, rows kept) of a walk of the whole Hub
+        self.index_models: int | None = None
+        self.flushers: list[Callable[[], None]] = []  # write what is buffered, before the run reads the database
         self.started_at = now()
         self.db_error: str | None = None
 
@@ -207,11 +219,12 @@ class CrawlRun:
     def walk_plan(self, full: bool) -> WalkPlan:
         """Where a listing walk starts: afresh, as a refresh after a complete run, or where an unfinished one stopped."""
         plan = WalkPlan()
-        complete = [run for run in self.history if run.outcome in COMPLETE]
+        ends = [i for i, run in enumerate(self.history) if run.outcome in COMPLETE]
         refresh_mark = None
-        if complete:
-            mark = datetime.strptime(complete[-1].started_at, TIME_FORMAT).replace(tzinfo=UTC) - REFRESH_MARGIN
-            refresh_mark = mark.strftime(TIME_FORMAT)
+        if ends:
+            # From the first run of the last complete walk: a walk resumed after a kill began then.
+            began = self.history[ends[-2] + 1 if len(ends) > 1 else 0].started_at
+            refresh_mark = _before(began)
         plan.since = None if full else refresh_mark
         unfinished = self.unfinished
         if unfinished:
@@ -225,6 +238,38 @@ class CrawlRun:
             # A page that failed in the paused run ended its walk there: nothing is queued after it.
             plan.queue_holds_next = self.queue_intact and not self.db.has_failures(self.key, since=unfinished[-1].started_at)
         return plan
+
+    def fresh_index(self) -> tuple[IndexInfo | None, str | None]:
+        """The stored index of the whole Hub, and where a refresh of it would stop: None when it
+        kept only some families' rows or is older than ``HFSPIDER_INDEX_MAX_AGE`` (walk it again)."""
+        info = self.db.last_index()
+        if info is None or info.rows != "all" or _age(info.started_at) > self.crawler.settings.getfloat("HFSPIDER_INDEX_MAX_AGE"):
+            return info, None
+        return info, _before(info.started_at)
+
+    def walk_index(self, started_at: str, rows: str) -> None:
+        """This run walks the whole Hub, a walk that began at ``started_at``; if it completes, the
+        database holds an index of it with every model's row (``all``) or the families' (``members``)."""
+        self.index = (started_at, rows)
+
+    def walk_done(self, started_at: str, full: bool, prune: bool) -> set[str]:
+        """After a walk of the whole Hub: the families' trees, written, and their members. With
+        ``prune``, the rows the walk added for models outside every stored tree are removed again
+        (their edges stay: they make the next family's estimate exact)."""
+        self.index_models = self.db.count_models(since=started_at) if full else None
+        assert self.tree_spec is not None
+        trees, _missing = write_trees(self.db, self.output, self.roots, self.tree_spec)
+        if prune:
+            pruned = self.db.prune(started_at)
+            self.crawler.stats.set_value("hfspider/pruned_models", pruned)
+            kept = sum(len(tree.depth) for tree in trees)
+            logger.info("kept the rows of the families' %d models; %d others the walk listed are left out", kept, pruned)
+        return {model for tree in trees for model in tree.depth}
+
+    def flush(self) -> None:
+        """Write everything buffered, so that what the database says is what the crawl has read."""
+        for flush in self.flushers:
+            flush()
 
     def replay_members(self, ids: list[str]) -> Iterator[StoredModelItem | StoredEdgeItem]:
         """Stored models and their edges, so a resumed crawl's feeds come out whole."""
@@ -297,6 +342,10 @@ class CrawlRun:
                 trees, _missing = write_trees(self.db, self.output, self.roots, self.tree_spec)
                 for tree in trees:
                     logger.info("tree %s: %d models", tree.root, len(tree.depth))
+            if outcome.complete and self.index is not None:
+                started_at, rows = self.index
+                listed = self.index_models if self.index_models is not None else self.db.count_models()
+                stats.set_value(INDEX_STAT, {"started_at": started_at, "models": listed, "rows": rows})
             stats.set_value("hfspider/outcome", outcome.value)
             if self.run_id is not None:
                 snapshot = json.loads(json.dumps(stats.get_stats(), default=str))

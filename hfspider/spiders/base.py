@@ -18,6 +18,7 @@ from hfspider.hub.endpoint import endpoint, is_repo_id
 from hfspider.hub.records import edge_items, model_item
 from hfspider.items import EdgeItem, ModelItem
 from hfspider.marks import Failed
+from hfspider.middlewares.superseded import Superseded
 
 
 class HubSpider(scrapy.Spider):
@@ -76,6 +77,8 @@ class HubSpider(scrapy.Spider):
     def failed(self, failure: Failure) -> Iterator[Request | Failed]:
         """Errback: a request that still fails after RetryMiddleware goes round again, then is written down, not lost."""
         request: Request = failure.request  # type: ignore[attr-defined]
+        if failure.check(Superseded):
+            return
         response = getattr(failure.value, "response", None)
         status = response.status if response is not None else None
         yield self.pass_again_or_fail(request, status, f"{type(failure.value).__name__}: {failure.getErrorMessage()}")

@@ -11,18 +11,15 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-from scrapy import Request
 from scrapy.http import Response
 
 from hfspider.arguments import IndexArguments, full_flag
 from hfspider.hub.endpoint import SORT_CREATED, SORT_MODIFIED, listing_url
-from hfspider.hub.paging import FIRST_PAGE, Pages, follow, new_ids
-from hfspider.hub.records import as_utc
-from hfspider.marks import PageDone
-from hfspider.spiders.base import HubSpider
+from hfspider.hub.paging import FIRST_PAGE
+from hfspider.spiders.walk import WalkingSpider
 
 
-class HubIndexSpider(HubSpider):
+class HubIndexSpider(WalkingSpider):
     """One sequential walk over ``/api/models``, 1,000 models a page, following ``Link`` to the end.
 
     A full walk sorts by ``createdAt``, which never changes, so models keep
@@ -51,12 +48,13 @@ class HubIndexSpider(HubSpider):
         self.full = full_flag(kwargs)
         super().__init__()
         self._replay_since = ""  # set when resuming: models fetched since then are replayed
-        self._seen: set[str] = set()  # ids this walk has listed: a page with none new is a loop's sign
 
     async def start(self) -> AsyncIterator[Any]:
         plan = self.run.walk_plan(self.full)
-        if not plan.since and not self.args.params():
-            self.run.sweep_gone(plan.replay_since or self.run.started_at)
+        if not self.args.params():
+            self.run.walk_index(plan.replay_since or self.run.started_at, rows="all")
+            if not plan.since:
+                self.run.sweep_gone(plan.replay_since or self.run.started_at)
         if plan.replay_since:
             self.logger.info("resuming an unfinished walk from %s", plan.next_url or "its first page")
             self._replay_since = plan.replay_since
@@ -70,36 +68,7 @@ class HubIndexSpider(HubSpider):
         sort = SORT_MODIFIED if plan.since else SORT_CREATED
         first = plan.next_url or listing_url(self.hub, [*self.args.params(), ("sort", sort)])
         self.run.walk_from = first
-        yield self._page(first, plan.since, FIRST_PAGE)
+        yield self.walk_page(first, plan.since, FIRST_PAGE)
 
     def parse_replay(self, response: Response) -> Iterator[Any]:
         yield from self.run.replay_since(self._replay_since)
-
-    def _page(self, url: str, since: str | None, pages: Pages) -> Request:
-        meta = {"hf_since": since, "hf_pages": pages, "hf_url": url}
-        return Request(url, callback=self.parse_page, errback=self.failed, meta=meta, dont_filter=True)
-
-    def parse_page(self, response: Response) -> Iterator[Any]:
-        records = self.decode(response, list)
-        if records is None:
-            yield from self.retry_or_fail(response, "listing is not a JSON list")
-            return
-        since: str | None = response.meta["hf_since"]
-        fresh = [r for r in records if not since or (as_utc(r.get("lastModified") if isinstance(r, dict) else None) or "") >= since]
-        ids = [r["id"] for r in fresh if isinstance(r, dict) and isinstance(r.get("id"), str)]
-        url = None
-        if len(fresh) == len(records):  # else the rest is older than the last complete run
-            following = follow(self.hub, response.headers, response.meta["hf_pages"], new_ids(ids, self._seen), response.url)
-            if following.error:
-                yield self.failure(response.request, response.status, following.error)
-            url = following.url
-        if url:
-            # Asked for first, so the next page downloads while this one's items go through the pipelines.
-            yield self._page(url, since, following.pages)
-        for record in fresh:
-            item, edges = self.items_for(record)
-            if item is not None:
-                yield item
-                yield from edges
-        if url:
-            yield PageDone(response.meta["hf_url"], url)  # after the page's items: a resumed walk may start there

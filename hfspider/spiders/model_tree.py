@@ -1,24 +1,36 @@
-"""``scrapy crawl model_tree -a root=ORG/NAME``: a model's whole family, down and/or up."""
+"""``scrapy crawl model_tree -a root=ORG/NAME``: a model's whole family, down and/or up.
+
+Two ways reach a family: listing it (a call per member) or walking the whole
+Hub (a call per 1,000 models) and deriving it from the tags, as ``scrapy tree``
+does. ``-a strategy=auto`` starts listing and walks instead once the family
+looks more than twice as expensive to list as the walk.
+"""
 
 from __future__ import annotations
 
+import math
 from collections.abc import AsyncIterator, Iterable, Iterator
 from typing import Any
 
-from scrapy import Request
+from scrapy import Request, signals
+from scrapy.exceptions import DontCloseSpider
 from scrapy.http import Response
 
 from hfspider.arguments import TreeArguments
-from hfspider.hub.endpoint import PAGE_SIZE, SORT_LIKES, children_url, listing_url, model_url
+from hfspider.hub.endpoint import EXPAND, PAGE_SIZE, SORT_CREATED, SORT_LIKES, SORT_MODIFIED, children_url, listing_url, model_url, sort_of
 from hfspider.hub.lineage import SOURCE_LISTING, UNKNOWN
 from hfspider.hub.paging import FIRST_PAGE, Pages, follow
 from hfspider.hub.status import NOT_THERE, why_missing
-from hfspider.items import EdgeItem, ModelItem
+from hfspider.items import EdgeItem, IndexedEdgeItem, IndexedModelItem, ModelItem
 from hfspider.marks import Listed
-from hfspider.spiders.base import HubSpider
+from hfspider.spiders.walk import WalkingSpider
+
+LISTING, INDEX = "listing", "index"
+#: What a refresh of a fresh stored index is expected to cost, in pages.
+REFRESH_PAGES = 2
 
 
-class ModelTreeSpider(HubSpider):
+class ModelTreeSpider(WalkingSpider):
     """Lists every model below (and, with ``direction``, above) the roots.
 
     Requests are deduplicated here, not by Scrapy's dupefilter: by model and
@@ -27,6 +39,12 @@ class ModelTreeSpider(HubSpider):
     also knows about requests a killed process had in flight.
     The stored tree is derived from the stored edges when the crawl closes.
     """
+
+    @classmethod
+    def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> ModelTreeSpider:
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        crawler.signals.connect(spider.idle, signal=signals.spider_idle)
+        return spider
 
     name = "model_tree"
 
@@ -41,9 +59,20 @@ class ModelTreeSpider(HubSpider):
         self._best: dict[tuple[str, str], int] = {}
         self._stored_roots: set[str] = set()
         self._replay: list[str] = []  # stored members to replay for the feeds
+        # auto lists until the family looks dearer to list than the Hub to walk; up is a call per ancestor.
+        self.mode = INDEX if self.args.strategy == INDEX and self.args.direction != "up" else LISTING
+        self._fed: set[str] = set()  # models this run gave the feeds
+        self._counted = 0  # listings the roots' childrenModelCount announce
+        self._walk_start: str | None = None
+        self._walk_full = False
+        self._walk_done = False
 
     async def start(self) -> AsyncIterator[Any]:
         self.run.write_trees_for(list(self.args.roots), self.args.spec)
+        walking = self._unfinished_walk()
+        if walking:
+            self.mode = INDEX
+        self.crawler.stats.set_value("hfspider/strategy", self.mode)
         if self.args.top:
             url = listing_url(self.hub, [("sort", SORT_LIKES)], expand=(SORT_LIKES,), limit=min(self.args.top, PAGE_SIZE))
             yield self._top_request(self.args.top, url)
@@ -53,9 +82,107 @@ class ModelTreeSpider(HubSpider):
             request = self._root_request(root)
             if request:
                 yield request
+        if self.mode == INDEX:
+            for request in self._walk(walking):
+                yield request
+
+    # -- choosing between listing and walking ------------------------------
+
+    def _unfinished_walk(self) -> str | None:
+        """The page an unfinished run of this crawl was walking the Hub at: it goes on walking."""
+        if self.args.direction == "up" or not self.run.unfinished:
+            return None
+        return self.run.db.next_page(self.run.key)
+
+    def _index_cost(self) -> int:
+        """Calls a walk is expected to take: a refresh of a fresh stored index, else a whole walk."""
+        info, refresh_since = self.run.fresh_index()
+        if refresh_since is not None:
+            return REFRESH_PAGES
+        if info is not None:
+            return math.ceil(info.models / PAGE_SIZE) + 1
+        return self.settings.getint("HFSPIDER_INDEX_PAGES")
+
+    def _listing_cost(self) -> int:
+        """Listing calls the family is expected to take: at least one per member found so far, and
+        one per child the roots announced (``childrenModelCount``)."""
+        listings = sum(1 for walk, _model in self._best if walk == "down")
+        pages = int(self.crawler.stats.get_value("hfspider/listing_pages", 0))
+        return max(listings, self._counted) + pages
+
+    def _maybe_switch(self) -> Iterator[Request]:
+        """Under ``auto``, walk the Hub once listing looks more than twice as expensive."""
+        if self.args.strategy != "auto" or self.mode == INDEX or self.args.direction == "up":
+            return
+        listing, index = self._listing_cost(), self._index_cost()
+        if listing <= 2 * index:
+            return
+        self.logger.info(
+            "strategy auto: walking the Hub instead of listing the family: listing ~%d calls or more, the walk ~%d",
+            listing,
+            index,
+        )
+        self.mode = INDEX
+        listed = self.crawler.stats.get_value("hfspider/listings_read", 0)
+        self.crawler.stats.set_value("hfspider/strategy", "listing+index" if listed else INDEX)
+        yield from self._walk(None)
+
+    def superseded(self, request: Request) -> bool:
+        """Listings and parent calls still queued when the crawl turned to walking the Hub."""
+        return self.mode == INDEX and bool(request.meta.get("hf_family"))
+
+    # -- walking the Hub ----------------------------------------------------
+
+    def _walk(self, resume_at: str | None) -> Iterator[Request]:
+        """The first page of a walk: a refresh of a fresh stored index, a whole walk, or where an
+        unfinished one stopped."""
+        _info, refresh_since = self.run.fresh_index()
+        if resume_at is not None:
+            since = refresh_since if sort_of(resume_at) == SORT_MODIFIED else None
+            began = self.run.unfinished[0].started_at
+        else:
+            since, began = refresh_since, self.run.started_at
+        self._walk_start, self._walk_full = began, since is None
+        keep = "all" if self.args.keep_all or since is not None else "members"
+        self.run.walk_index(began, keep)
+        if since is None:
+            self.run.sweep_gone(began)
+            self.logger.info("walking the whole Hub (about %d calls)", self._index_cost())
+        else:
+            self.logger.info("refreshing the stored index of the Hub: models modified since %s", since)
+        first = resume_at or listing_url(self.hub, [("sort", SORT_MODIFIED if since else SORT_CREATED)])
+        self.run.walk_from = first
+        if resume_at is not None and self.run.queue_intact:
+            return  # a clean pause: JOBDIR's queue holds the next page
+        yield self.walk_page(first, since, FIRST_PAGE)
+
+    def walk_items(self, record: Any) -> Iterator[Any]:
+        item, edges = self.items_for(record)
+        if item is not None:
+            yield IndexedModelItem(**vars(item))
+            yield from (IndexedEdgeItem(**vars(edge)) for edge in edges)
+
+    def idle(self) -> None:
+        """When the walk is over: derive the families, keep the rows asked for, feed the members."""
+        if self.mode != INDEX or self._walk_done or self._walk_start is None:
+            return
+        self._walk_done = True
+        stats = self.crawler.stats
+        self.run.flush()
+        if stats.get_value("hfspider/failures", 0) or self.run.db_error is not None:
+            return  # incomplete: the same command goes on from here
+        prune = self._walk_full and not self.args.keep_all
+        members = self.run.walk_done(self._walk_start, self._walk_full, prune)
+        self._replay = sorted(members - self._fed)
+        self.crawler.engine.crawl(self.replay_request())
+        raise DontCloseSpider
+
+    # -- resuming -----------------------------------------------------------
 
     def _resume(self, roots: Iterable[str]) -> Iterator[Request]:
         """Replay what an unfinished run of this crawl stored, and list what it had not."""
+        if self.mode == INDEX:
+            return  # the walk's end feeds every member
         plan = self.run.family_plan(list(roots), self.args.spec)
         if plan is None:
             return
@@ -87,7 +214,8 @@ class ModelTreeSpider(HubSpider):
         if root in self._stored_roots and self.args.direction == "down":
             return None
         meta = {"hf_root": root, "handle_httpstatus_list": list(NOT_THERE)}
-        return Request(model_url(self.hub, root), callback=self.parse_root, errback=self.failed, meta=meta, dont_filter=True)
+        url = model_url(self.hub, root, (*EXPAND, "childrenModelCount"))
+        return Request(url, callback=self.parse_root, errback=self.failed, meta=meta, dont_filter=True)
 
     def parse_top(self, response: Response) -> Iterator[Any]:
         records = self.decode(response, list)
@@ -122,7 +250,17 @@ class ModelTreeSpider(HubSpider):
         if record is None:
             return None, [], list(self.retry_or_fail(response, "model record is not a JSON object"))
         item, edges = self.items_for(record)
+        if item is not None:
+            self._fed.add(item.id)
+            self._count_children(record)
         return item, edges, []
+
+    def _count_children(self, record: dict[str, Any]) -> None:
+        """A root's ``childrenModelCount``, for the relations followed: listings the family will take."""
+        counts = record.get("childrenModelCount")
+        if isinstance(counts, dict):
+            followed = [n for relation, n in counts.items() if self._follows(str(relation)) and isinstance(n, int) and n > 0]
+            self._counted += 1 + sum(followed)
 
     def parse_root(self, response: Response) -> Iterator[Any]:
         root: str = response.meta["hf_root"]
@@ -140,10 +278,11 @@ class ModelTreeSpider(HubSpider):
         yield from edges
         if self.args.direction in ("up", "both"):
             yield from self._parents(edges, 1)
+        yield from self._maybe_switch()
         if self.args.direction in ("down", "both"):
             yield from self._children(item.id, 0)
 
-    # -- walking -----------------------------------------------------------
+    # -- listing -----------------------------------------------------------
 
     def _follows(self, relation: str) -> bool:
         return relation in self.args.relations or (relation == UNKNOWN and self.args.all_relations)
@@ -159,7 +298,7 @@ class ModelTreeSpider(HubSpider):
         return True
 
     def _parents(self, edges: Iterable[EdgeItem], distance: int) -> Iterator[Request]:
-        if self.args.max_depth is not None and distance > self.args.max_depth:
+        if self.mode == INDEX or (self.args.max_depth is not None and distance > self.args.max_depth):
             return
         for edge in edges:
             if self._follows(edge.relation) and self._first_or_shorter("up", edge.parent_id, distance):
@@ -167,12 +306,12 @@ class ModelTreeSpider(HubSpider):
                     model_url(self.hub, edge.parent_id),
                     callback=self.parse_parent,
                     errback=self.failed,
-                    meta={"hf_model": edge.parent_id, "hf_depth": distance, "handle_httpstatus_list": list(NOT_THERE)},
+                    meta={"hf_model": edge.parent_id, "hf_depth": distance, "hf_family": True, "handle_httpstatus_list": list(NOT_THERE)},
                     dont_filter=True,
                 )
 
     def _children(self, model: str, depth: int) -> Iterator[Request]:
-        if self.args.max_depth is not None and depth >= self.args.max_depth:
+        if self.mode == INDEX or (self.args.max_depth is not None and depth >= self.args.max_depth):
             return
         if self._first_or_shorter("down", model, depth):
             yield self._listing(model, depth)
@@ -189,7 +328,7 @@ class ModelTreeSpider(HubSpider):
             url or children_url(self.hub, model, self._only),
             callback=self.parse_children,
             errback=self.failed,
-            meta={"hf_model": model, "hf_depth": depth, "hf_pages": pages, "hf_seen": seen},
+            meta={"hf_model": model, "hf_depth": depth, "hf_pages": pages, "hf_seen": seen, "hf_family": True},
             dont_filter=True,
         )
 
@@ -217,6 +356,7 @@ class ModelTreeSpider(HubSpider):
         if records is None:
             yield from self.retry_or_fail(response, "listing is not a JSON list")
             return
+        self.crawler.stats.inc_value("hfspider/listings_read")
         shown: set[str] = set()
         for record in records:
             item, edges = self.items_for(record)
@@ -233,6 +373,7 @@ class ModelTreeSpider(HubSpider):
                 edges.append(link[0])
             if not self._follows(link[0].relation):
                 continue
+            self._fed.add(item.id)
             yield item
             yield from edges
             yield from self._children(item.id, depth + 1)
@@ -241,6 +382,8 @@ class ModelTreeSpider(HubSpider):
         if following.error:
             yield self.failure(response.request, response.status, following.error)
         elif following.url:
+            self.crawler.stats.inc_value("hfspider/listing_pages")
             yield self._listing(parent, depth, following.url, following.pages, seen | shown)
         else:
             yield Listed(parent, self._only, seen | shown)
+        yield from self._maybe_switch()

@@ -26,7 +26,7 @@ from scrapy.crawler import Crawler
 from scrapy.http import TextResponse
 from scrapy.utils.request import request_from_dict
 
-from hfspider.hub.endpoint import SORT_CREATED, SORT_MODIFIED, children_url, listing_url, model_url
+from hfspider.hub.endpoint import EXPAND, SORT_CREATED, SORT_MODIFIED, children_url, listing_url, model_url
 from hfspider.hub.paging import FIRST_PAGE, Pages, follow
 from hfspider.hub.records import as_utc
 from hfspider.items import EdgeItem, ModelItem
@@ -144,7 +144,7 @@ def test_root_yields_its_model_and_asks_for_its_children(hub_crawler: MakeCrawle
     root = widest(truth)
     spider: ModelTreeSpider = hub_crawler(ModelTreeSpider, root=root).spider  # type: ignore[assignment]
     request = spider._root_request(root)
-    assert request is not None and request.url == model_url(spider.hub, root)
+    assert request is not None and request.url == model_url(spider.hub, root, (*EXPAND, "childrenModelCount"))
     out = call(request, Replica(hub))
     assert [m.id for m in of_type(out, ModelItem)] == [root]
     assert {(e.child_id, e.parent_id, e.relation) for e in of_type(out, EdgeItem)} == {(root, p, r) for p, r in truth.parents.get(root, ())}
@@ -447,7 +447,7 @@ def index_walk(spider: HubIndexSpider, answer: Replica, first: Request) -> list[
 def test_index_walks_every_page_and_marks_each_done(hub_crawler: MakeCrawler, hub: Hub, truth: Truth) -> None:
     """Every public model and every tag-stated edge; each page but the last asks for the next first and ends with PageDone."""
     spider: HubIndexSpider = hub_crawler(HubIndexSpider).spider  # type: ignore[assignment]
-    first = spider._page(listing_url(spider.hub, [("sort", SORT_CREATED)]), None, FIRST_PAGE)
+    first = spider.walk_page(listing_url(spider.hub, [("sort", SORT_CREATED)]), None, FIRST_PAGE)
     outputs = index_walk(spider, Replica(hub, page_size=40), first)
     assert len(outputs) == -(-len(truth.public) // 40)
     for number, out in enumerate(outputs[:-1]):
@@ -470,7 +470,7 @@ def test_index_refresh_stops_at_models_older_than_since(hub_crawler: MakeCrawler
     spider: HubIndexSpider = hub_crawler(HubIndexSpider).spider  # type: ignore[assignment]
     newest = sorted((as_utc(truth.records[m]["lastModified"]) or "" for m in truth.public), reverse=True)
     since = newest[25]
-    first = spider._page(listing_url(spider.hub, [("sort", SORT_MODIFIED)]), since, FIRST_PAGE)
+    first = spider.walk_page(listing_url(spider.hub, [("sort", SORT_MODIFIED)]), since, FIRST_PAGE)
     outputs = index_walk(spider, Replica(hub, page_size=10), first)
     everything = [o for out in outputs for o in out]
     expected = {m for m in truth.public if (as_utc(truth.records[m]["lastModified"]) or "") >= since}
@@ -482,7 +482,7 @@ def test_index_refresh_stops_at_models_older_than_since(hub_crawler: MakeCrawler
 def test_index_hostile_link_is_a_failure_not_a_request(hub_crawler: MakeCrawler, hub: Hub, target: str) -> None:
     crawler = hub_crawler(HubIndexSpider)
     spider: HubIndexSpider = crawler.spider  # type: ignore[assignment]
-    request = spider._page(listing_url(spider.hub, [("sort", SORT_CREATED)]), None, FIRST_PAGE)
+    request = spider.walk_page(listing_url(spider.hub, [("sort", SORT_CREATED)]), None, FIRST_PAGE)
     records = json.loads(Replica(hub, page_size=20)(request).body)
     out = list(spider.parse_page(response(request, records, link=target)))
     assert [m.id for m in of_type(out, ModelItem)] == [r["id"] for r in records]
@@ -497,9 +497,9 @@ def test_index_page_linking_back_to_itself_is_a_loop(hub_crawler: MakeCrawler, h
     crawler = hub_crawler(HubIndexSpider)
     spider: HubIndexSpider = crawler.spider  # type: ignore[assignment]
     url = listing_url(spider.hub, [("sort", SORT_CREATED)])
-    records = json.loads(Replica(hub, page_size=20)(spider._page(url, None, FIRST_PAGE)).body)
+    records = json.loads(Replica(hub, page_size=20)(spider.walk_page(url, None, FIRST_PAGE)).body)
     looped = f"{url}&cursor=same"
-    out = list(spider.parse_page(response(spider._page(url, None, FIRST_PAGE), records, link=looped)))
+    out = list(spider.parse_page(response(spider.walk_page(url, None, FIRST_PAGE), records, link=looped)))
     [again] = [o for o in out if isinstance(o, Request)]
     assert again.url == looped
     out = list(spider.parse_page(response(again, records, link=looped)))
@@ -510,7 +510,7 @@ def test_index_page_linking_back_to_itself_is_a_loop(hub_crawler: MakeCrawler, h
 def test_index_unusable_body_is_retried(hub_crawler: MakeCrawler) -> None:
     crawler = hub_crawler(HubIndexSpider)
     spider: HubIndexSpider = crawler.spider  # type: ignore[assignment]
-    request = spider._page(listing_url(spider.hub, [("sort", SORT_CREATED)]), None, FIRST_PAGE)
+    request = spider.walk_page(listing_url(spider.hub, [("sort", SORT_CREATED)]), None, FIRST_PAGE)
     [retry] = list(spider.parse_page(response(request, None, raw=b"<html>")))
     assert isinstance(retry, Request) and retry.url == request.url and retry.meta["retry_times"] == 1
     assert retry.callback == spider.parse_page and retry.meta["hf_pages"] == FIRST_PAGE

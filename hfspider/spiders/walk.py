@@ -1,0 +1,61 @@
+"""Walking ``/api/models`` page by page: how ``hub_index`` lists the Hub and ``model_tree`` indexes it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from scrapy import Request
+from scrapy.http import Response
+
+from hfspider.hub.paging import Pages, follow, new_ids
+from hfspider.hub.records import as_utc
+from hfspider.marks import PageDone
+from hfspider.spiders.base import HubSpider
+
+
+class WalkingSpider(HubSpider):
+    """One sequential walk, 1,000 models a page, following ``Link`` to the end.
+
+    A page done is marked after its items, so a killed walk resumes at the
+    first page whose items may not all be stored. Subclasses say what a record
+    becomes (``walk_items``).
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._seen: set[str] = set()  # ids this walk has listed: a page with none new is a loop's sign
+
+    def walk_items(self, record: Any) -> Iterator[Any]:
+        """The items a listed record becomes."""
+        item, edges = self.items_for(record)
+        if item is not None:
+            yield item
+            yield from edges
+
+    def walk_page(self, url: str, since: str | None, pages: Pages) -> Request:
+        meta = {"hf_since": since, "hf_pages": pages, "hf_url": url}
+        return Request(url, callback=self.parse_page, errback=self.failed, meta=meta, dont_filter=True)
+
+    def parse_page(self, response: Response) -> Iterator[Any]:
+        records = self.decode(response, list)
+        if records is None:
+            yield from self.retry_or_fail(response, "listing is not a JSON list")
+            return
+        self.crawler.stats.inc_value("hfspider/walk_pages")
+        since: str | None = response.meta["hf_since"]
+        fresh = [r for r in records if not since or (as_utc(r.get("lastModified") if isinstance(r, dict) else None) or "") >= since]
+        ids = [r["id"] for r in fresh if isinstance(r, dict) and isinstance(r.get("id"), str)]
+        url = None
+        if len(fresh) == len(records):  # else the rest is older than the last complete run
+            following = follow(self.hub, response.headers, response.meta["hf_pages"], new_ids(ids, self._seen), response.url)
+            if following.error:
+                yield self.failure(response.request, response.status, following.error)
+            url = following.url
+        if url:
+            # Asked for first, so the next page downloads while this one's items go through the pipelines.
+            yield self.walk_page(url, since, following.pages)
+        for record in fresh:
+            yield from self.walk_items(record)
+        if url:
+            yield PageDone(response.meta["hf_url"], url)  # after the page's items: a resumed walk may start there
