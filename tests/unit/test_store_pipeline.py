@@ -344,7 +344,7 @@ def test_walk_resumed_from_the_jobdir_queue_still_moves_its_resume_point(hub_cra
     killed, run 3 resumes from walk_state: it must be where run 2 got to, not where run 1 stopped."""
     paused = hub_crawler(HubIndexSpider)
     walk = f"{HUB}/api/models?sort=createdAt&limit=1000"
-    queued = paused.spider._page(f"{walk}&cursor=c3", None, Pages((), 0))  # type: ignore[union-attr]
+    queued = paused.spider.walk_page(f"{walk}&cursor=c3", None, Pages((), 0))  # type: ignore[union-attr]
     pickled = pickle.dumps(queued.to_dict(spider=paused.spider))
 
     crawler = hub_crawler(HubIndexSpider)  # run 2, same crawl
