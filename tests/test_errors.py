@@ -42,6 +42,8 @@ def assert_nothing_written(result: CrawlResult) -> None:
         (("root=org/root", "top=zero"), "top"),
         (("root=org/root", "relations=finetune,clone"), "relations"),
         (("root=org/root", "direction=sideways"), "direction"),
+        (("root=org/root", "strategy=cheapest"), "strategy"),
+        (("root=org/root", "keep_all=maybe"), "keep_all"),
         (("roots_file=/nonexistent/roots.txt",), "cannot read"),
     ],
 )

@@ -130,6 +130,32 @@ def test_a_second_family_after_a_fresh_index_costs_a_refresh(tmp_path: Path) -> 
     assert sorted(line["id"] for line in second.feed("models.jsonl")) == sorted(truth.down("small/root"))
 
 
+def test_a_walk_that_kept_one_family_refreshes_for_it_and_lists_another(tmp_path: Path) -> None:
+    """Without keep_all only the family's rows stay: the same family again is a refresh; another
+    family's rows went, so it costs a walk or a listing, whichever is cheaper (here a listing)."""
+    records = generate(6000, seed=35) + BIG + family("tiny", 2, 0, 0)
+    truth = Truth(records)
+    output = tmp_path / "out"
+    settings = {"HFSPIDER_INDEX_PAGES": math.ceil(len(truth.public) / 1000)}
+    with ReplicaServer(Hub(records)) as server:
+        first = crawl(output, "model_tree", "root=big/root", "strategy=index", endpoint=server.url)
+        assert first.returncode == 0, first.stderr[-3000:]
+        assert {row[0] for row in first.rows("SELECT id FROM models")} == set(truth.down("big/root"))
+        server.requests.clear()
+        again = crawl(output, "model_tree", "root=big/root", endpoint=server.url, settings=settings)
+        assert again.returncode == 0, again.stderr[-3000:]
+        assert sum(calls(server).values()) <= 3, calls(server)
+        server.requests.clear()
+        other = crawl(output, "model_tree", "root=tiny/root", endpoint=server.url, settings=settings)
+    assert other.returncode == 0, other.stderr[-3000:]
+    spent = calls(server)
+    assert spent == {"listing": 3, "walk": 0, "model": 1}, spent
+    trees = other.rows("SELECT root_id, model_id, depth FROM tree_members")
+    expected = {(root, m, d) for root in ("big/root", "tiny/root") for m, d in truth.down(root).items()}
+    assert set(trees) == expected
+    assert {row[0] for row in other.rows("SELECT id FROM models")} == {m for _r, m, _d in expected}
+
+
 def test_listing_turns_into_a_walk_when_the_family_grows(tmp_path: Path) -> None:
     """The roots announce little, the family turns out large: the crawl switches and stays exact."""
     records = generate(5000, seed=33) + regular_family("deep", 10, 3)  # 1,111-model family

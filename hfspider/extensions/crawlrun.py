@@ -76,6 +76,18 @@ class WalkPlan:
     queue_holds_next: bool = False  # a clean pause left the next page in JOBDIR's queue
 
 
+@dataclass
+class IndexWalk:
+    """A walk of the whole Hub by this run: when it began, whether it lists everything (or refreshes),
+    which rows it leaves, and how many models the index holds when that is not the rows' count."""
+
+    started_at: str
+    full: bool
+    keep_all: bool
+    rows: str
+    models: int | None = None
+
+
 _MODEL_FIELDS = tuple(f.name for f in fields(StoredModelItem))
 
 
@@ -118,8 +130,8 @@ class CrawlRun:
         self.tree_spec: TreeSpec | None = None
         self.sweep_since: str | None = None
         self.walk_from: str | None = None  # the first page of this run's walk
-        self.index: tuple[str, str] | None = None  # (walk start, rows kept) of a walk of the whole Hub
-        self.index_models: int | None = None
+        self.index: IndexWalk | None = None  # this run's walk of the whole Hub, if it walks it
+        self._fresh: tuple[IndexInfo | None, str | None] | None = None
         self.flushers: list[Callable[[], None]] = []  # write what is buffered, before the run reads the database
         self.started_at = now()
         self.db_error: str | None = None
@@ -240,27 +252,48 @@ class CrawlRun:
         return plan
 
     def fresh_index(self) -> tuple[IndexInfo | None, str | None]:
-        """The stored index of the whole Hub, and where a refresh of it would stop: None when it
-        kept only some families' rows or is older than ``HFSPIDER_INDEX_MAX_AGE`` (walk it again)."""
-        info = self.db.last_index()
-        if info is None or info.rows != "all" or _age(info.started_at) > self.crawler.settings.getfloat("HFSPIDER_INDEX_MAX_AGE"):
-            return info, None
-        return info, _before(info.started_at)
+        """The stored index of the whole Hub, and where a refresh of it would stop; no refresh when
+        it is older than ``HFSPIDER_INDEX_MAX_AGE``, or when it kept only some families' rows and
+        the families asked for now, as its edges have them, have members without a row."""
+        if self._fresh is None:
+            info, since = self.db.last_index(), None
+            young = info is not None and _age(info.started_at) <= self.crawler.settings.getfloat("HFSPIDER_INDEX_MAX_AGE")
+            if info is not None and young and (info.rows == "all" or self._rows_for_families()):
+                since = _before(info.started_at)
+            self._fresh = (info, since)
+        return self._fresh
 
-    def walk_index(self, started_at: str, rows: str) -> None:
-        """This run walks the whole Hub, a walk that began at ``started_at``; if it completes, the
-        database holds an index of it with every model's row (``all``) or the families' (``members``)."""
-        self.index = (started_at, rows)
+    def _rows_for_families(self) -> bool:
+        if not self.roots or self.tree_spec is None:
+            return False
+        for root in self.roots:
+            tree = derive(self.db, root, self.tree_spec)
+            if tree is None or self.db.stored(list(tree.depth)) != set(tree.depth):
+                return False
+        return True
 
-    def walk_done(self, started_at: str, full: bool, prune: bool) -> set[str]:
-        """After a walk of the whole Hub: the families' trees, written, and their members. With
-        ``prune``, the rows the walk added for models outside every stored tree are removed again
-        (their edges stay: they make the next family's estimate exact)."""
-        self.index_models = self.db.count_models(since=started_at) if full else None
-        assert self.tree_spec is not None
+    def walk_index(self, started_at: str, full: bool, keep_all: bool, rows: str | None = None) -> None:
+        """This run walks the whole Hub (``full``) or refreshes the stored index, a walk that began at
+        ``started_at``. Complete, it leaves an index with every model's row (``all``) or only the
+        families' (``members``): a full walk keeps all with ``keep_all``, a refresh what it refreshed,
+        unless ``rows`` says (``hub_index`` keeps every row, always)."""
+        info, _since = self.fresh_index()
+        if rows is None:
+            rows = ("all" if keep_all else "members") if full or info is None else info.rows
+        carried = None if full or info is None or rows == "all" else info.models
+        self.index = IndexWalk(started_at, full, keep_all, rows, carried)
+
+    def walk_done(self) -> set[str]:
+        """After a walk of the whole Hub: the families' trees, written, and their members. Unless
+        every row is kept, the rows the walk added for models outside every stored tree are removed
+        again (their edges stay: they make the next family's estimate exact)."""
+        walk = self.index
+        assert walk is not None and self.tree_spec is not None
+        if walk.full:
+            walk.models = self.db.count_models(since=walk.started_at)
         trees, _missing = write_trees(self.db, self.output, self.roots, self.tree_spec)
-        if prune:
-            pruned = self.db.prune(started_at)
+        if walk.rows == "members" and not walk.keep_all:
+            pruned = self.db.prune(walk.started_at)
             self.crawler.stats.set_value("hfspider/pruned_models", pruned)
             kept = sum(len(tree.depth) for tree in trees)
             logger.info("kept the rows of the families' %d models; %d others the walk listed are left out", kept, pruned)
@@ -343,9 +376,9 @@ class CrawlRun:
                 for tree in trees:
                     logger.info("tree %s: %d models", tree.root, len(tree.depth))
             if outcome.complete and self.index is not None:
-                started_at, rows = self.index
-                listed = self.index_models if self.index_models is not None else self.db.count_models()
-                stats.set_value(INDEX_STAT, {"started_at": started_at, "models": listed, "rows": rows})
+                walk = self.index
+                listed = walk.models if walk.models is not None else self.db.count_models()
+                stats.set_value(INDEX_STAT, {"started_at": walk.started_at, "models": listed, "rows": walk.rows})
             stats.set_value("hfspider/outcome", outcome.value)
             if self.run_id is not None:
                 snapshot = json.loads(json.dumps(stats.get_stats(), default=str))

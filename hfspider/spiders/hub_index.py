@@ -52,7 +52,7 @@ class HubIndexSpider(WalkingSpider):
     async def start(self) -> AsyncIterator[Any]:
         plan = self.run.walk_plan(self.full)
         if not self.args.params():
-            self.run.walk_index(plan.replay_since or self.run.started_at, rows="all")
+            self.run.walk_index(plan.replay_since or self.run.started_at, full=not plan.since, keep_all=True, rows="all")
             if not plan.since:
                 self.run.sweep_gone(plan.replay_since or self.run.started_at)
         if plan.replay_since:

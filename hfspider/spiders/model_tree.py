@@ -63,8 +63,6 @@ class ModelTreeSpider(WalkingSpider):
         self.mode = INDEX if self.args.strategy == INDEX and self.args.direction != "up" else LISTING
         self._fed: set[str] = set()  # models this run gave the feeds
         self._counted = 0  # listings the roots' childrenModelCount announce
-        self._walk_start: str | None = None
-        self._walk_full = False
         self._walk_done = False
 
     async def start(self) -> AsyncIterator[Any]:
@@ -142,9 +140,7 @@ class ModelTreeSpider(WalkingSpider):
             began = self.run.unfinished[0].started_at
         else:
             since, began = refresh_since, self.run.started_at
-        self._walk_start, self._walk_full = began, since is None
-        keep = "all" if self.args.keep_all or since is not None else "members"
-        self.run.walk_index(began, keep)
+        self.run.walk_index(began, full=since is None, keep_all=self.args.keep_all)
         if since is None:
             self.run.sweep_gone(began)
             self.logger.info("walking the whole Hub (about %d calls)", self._index_cost())
@@ -164,15 +160,14 @@ class ModelTreeSpider(WalkingSpider):
 
     def idle(self) -> None:
         """When the walk is over: derive the families, keep the rows asked for, feed the members."""
-        if self.mode != INDEX or self._walk_done or self._walk_start is None:
+        if self.mode != INDEX or self._walk_done or self.run.index is None:
             return
         self._walk_done = True
         stats = self.crawler.stats
         self.run.flush()
         if stats.get_value("hfspider/failures", 0) or self.run.db_error is not None:
             return  # incomplete: the same command goes on from here
-        prune = self._walk_full and not self.args.keep_all
-        members = self.run.walk_done(self._walk_start, self._walk_full, prune)
+        members = self.run.walk_done()
         self._replay = sorted(members - self._fed)
         self.crawler.engine.crawl(self.replay_request())
         raise DontCloseSpider
@@ -201,6 +196,7 @@ class ModelTreeSpider(WalkingSpider):
 
     def parse_replay(self, response: Response) -> Iterator[Any]:
         ids, self._replay = self._replay, []
+        self._fed.update(ids)
         yield from self.run.replay_members(ids)
 
     # -- roots -------------------------------------------------------------
