@@ -218,3 +218,25 @@ def test_the_real_families_by_index_and_by_listing(real_records: list[dict[str, 
     members = {m for root in roots for m in truth.down(root)}
     assert tables(index, members) == tables(listing, members)
     assert feeds(index) == feeds(listing)
+
+
+def test_a_walk_paused_with_a_jobdir_and_faults_on_the_way_ends_exact(tmp_path: Path) -> None:
+    """Ctrl-C during the walk with JOBDIR, then the same command: the queue goes on; faults are retried."""
+    records = generate(12_000, seed=36) + BIG
+    truth = Truth(records)
+    pages = math.ceil(len(truth.public) / 1000)
+    output, jobdir = tmp_path / "out", tmp_path / "job"
+    settings = {"HFSPIDER_INDEX_PAGES": pages, "JOBDIR": jobdir, "HFSPIDER_RETRY_PASS_DELAY": 1}
+    faults = {"503": 0.1, "reset": 0.05, "garbage": 0.05}
+    with ReplicaServer(Hub(records), latency=0.3, faults=faults, faults_seed=3) as server:
+        process = start_crawl(output, "model_tree", "root=big/root", endpoint=server.url, settings=settings)
+        wait_for_rows(output / "hfspider.sqlite", 4000)
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=60) != 0  # paused, not finished
+        result = crawl(output, "model_tree", "root=big/root", endpoint=server.url, settings=settings)
+    assert result.returncode == 0, result.stderr[-3000:]
+    walked = {path for _m, path, status, _a in server.requests if status == 200 and path.startswith("/api/models?sort=")}
+    assert len(walked) == pages and calls(server)["listing"] == 0
+    assert dict(result.rows("SELECT model_id, depth FROM tree_members")) == truth.down("big/root")
+    models, edges = feeds(result)
+    assert models == sorted(truth.down("big/root")) and edges == truth.edges(truth.down("big/root"))
