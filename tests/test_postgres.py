@@ -47,13 +47,16 @@ def postgres_url() -> Iterator[str]:
     admin.dispose()
 
 
+STAMPS = ("fetched_at", "first_seen_at")  # when each crawl read a model: differs between any two crawls
+
+
 def snapshot(url: str) -> dict[str, list[dict[str, Any]]]:
     """Every row of the three data tables, through SQLAlchemy so JSON reads back as objects."""
     engine = create_engine(url)
     with engine.connect() as conn:
         rows = {
             "models": [
-                {k: v for k, v in r.items() if k != "fetched_at"} for r in conn.execute(select(models).order_by(models.c.id)).mappings()
+                {k: v for k, v in r.items() if k not in STAMPS} for r in conn.execute(select(models).order_by(models.c.id)).mappings()
             ],
             "edges": [dict(r) for r in conn.execute(select(edges).order_by(*edges.primary_key.columns)).mappings()],
             "tree_members": [dict(r) for r in conn.execute(select(tree_members).order_by(tree_members.c.model_id)).mappings()],

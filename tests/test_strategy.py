@@ -83,7 +83,7 @@ def test_a_large_family_by_auto_costs_one_walk_and_equals_listing(large_hub: Any
     spent = calls(server)
     assert sum(spent.values()) <= pages + 10, spent
     assert spent["walk"] == pages and spent["listing"] == 0
-    assert "strategy auto: walking the Hub" in auto.stderr
+    assert "strategy auto: walking the Hub" in auto.stderr and "strategy auto: listing" not in auto.stderr
     server.requests.clear()
     listing = crawl(tmp_path / "listing", "model_tree", "root=big/root", "strategy=listing", endpoint=server.url)
     assert listing.returncode == 0, listing.stderr[-3000:]
@@ -109,6 +109,7 @@ def test_a_small_family_by_auto_is_listed(large_hub: Any, tmp_path: Path) -> Non
     assert result.returncode == 0, result.stderr[-3000:]
     spent = calls(server)
     assert sum(spent.values()) <= 35 and spent["walk"] == 0, spent
+    assert "strategy auto: listing the family" in result.stderr
     assert set(tables(result)["tree"]) == set(Truth(records).down("small/root"))
 
 

@@ -64,6 +64,7 @@ class ModelTreeSpider(WalkingSpider):
         self._fed: set[str] = set()  # models this run gave the feeds
         self._counted = 0  # listings the roots' childrenModelCount announce
         self._walk_done = False
+        self._told = False  # the choice was logged
 
     async def start(self) -> AsyncIterator[Any]:
         self.run.write_trees_for(list(self.args.roots), self.args.spec)
@@ -114,6 +115,15 @@ class ModelTreeSpider(WalkingSpider):
             return
         listing, index = self._listing_cost(), self._index_cost()
         if listing <= 2 * index:
+            if not self._told:
+                self._told = True
+                self.logger.info(
+                    "strategy auto: listing the family (~%d calls so far) rather than walking the Hub (~%d); "
+                    "walking instead if the listing passes %d",
+                    listing,
+                    index,
+                    2 * index,
+                )
             return
         self.logger.info(
             "strategy auto: walking the Hub instead of listing the family: listing ~%d calls or more, the walk ~%d",
