@@ -192,3 +192,18 @@ def wait_for_rows(db: Path, minimum: int, timeout: float = 60) -> None:
                 pass
         time.sleep(0.05)
     raise AssertionError(f"the crawl stored fewer than {minimum} models in {timeout} s")
+
+
+def wait_for_walk_state(db: Path, timeout: float = 60) -> None:
+    """Block until the walk under way has stored a page to go on from (a page and all before it)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if db.exists():
+            try:
+                with sqlite3.connect(db) as conn:
+                    if conn.execute("SELECT COUNT(*) FROM walk_state").fetchone()[0]:
+                        return
+            except sqlite3.OperationalError:
+                pass
+        time.sleep(0.05)
+    raise AssertionError("the walk never stored a page to go on from")

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -17,7 +15,7 @@ from typing import Any
 
 from hfspider.replica import Hub, ReplicaServer, generate
 from hfspider.replica.truth import Truth
-from tests.conftest import ROOT, CrawlResult, crawl, needs_real_data, start_crawl, wait_for_rows
+from tests.conftest import ROOT, CrawlResult, crawl, needs_real_data, start_crawl, wait_for_rows, wait_for_walk_state
 
 
 def stored(result: CrawlResult) -> tuple[set[str], set[tuple[str, str, str]]]:
@@ -146,16 +144,6 @@ def test_tree_command_errors(tmp_path: Path) -> None:
 def test_bad_index_argument(tmp_path: Path) -> None:
     result = crawl(tmp_path / "out", "hub_index", "sort=likes")
     assert result.returncode == 2 and "unknown argument -a sort" in result.stderr.strip().splitlines()[-1]
-
-
-def wait_for_walk_state(db: Path, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with contextlib.suppress(sqlite3.OperationalError), contextlib.closing(sqlite3.connect(db)) as conn:
-            if conn.execute("SELECT COUNT(*) FROM walk_state").fetchone()[0]:
-                return
-        time.sleep(0.05)
-    raise AssertionError("the walk never stored a page to go on from")
 
 
 def test_index_killed_then_resumed(tmp_path: Path) -> None:

@@ -144,7 +144,9 @@ def test_a_second_live_crawl_of_the_same_key_in_a_shared_database_is_refused(pos
     root, _family = Truth(records).biggest_family()
     with ReplicaServer(Hub(records), latency=1.0) as server:
         settings = {"HFSPIDER_DB_URL": postgres_url}
-        first = start_crawl(tmp_path / "one", "model_tree", f"root={root}", endpoint=server.url, settings=settings)
+        # One request at a time at a second each: still crawling however slowly the others start.
+        slow = {**settings, "CONCURRENT_REQUESTS": 1}
+        first = start_crawl(tmp_path / "one", "model_tree", f"root={root}", endpoint=server.url, settings=slow)
         deadline = time.monotonic() + 60
         while not server.requests and time.monotonic() < deadline:
             time.sleep(0.05)  # the first crawl holds its lock before it sends a request

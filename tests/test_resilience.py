@@ -56,6 +56,7 @@ def assert_complete(result: CrawlResult, root: str, members: dict[str, int]) -> 
     assert result.rows("SELECT COUNT(*) FROM crawl_state") == [(0,)]
 
 
+@pytest.mark.serial
 @pytest.mark.parametrize("retry_after", [False, True])
 def test_quota_paced_crawl_is_near_the_floor(server: ReplicaServer, tmp_path: Path, retry_after: bool) -> None:
     root, family = SMALL
