@@ -14,13 +14,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Table, delete, func, insert, select, text, update
+from sqlalchemy import Connection, MetaData, Table, column, delete, func, insert, select, table, text, update
+from sqlalchemy import inspect as inspect_db
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 
 from hfspider.db.engine import DatabaseError, engine_for, exists, one_line, shown
-from hfspider.db.schema import crawl_runs, crawl_state, edges, failures, models, now, tree_members, walk_state
+from hfspider.db.schema import crawl_runs, crawl_state, edges, failures, metadata, models, now, tree_members, walk_state
 from hfspider.hub.lineage import SOURCE_CARD, SOURCE_LISTING
 from hfspider.outcome import COMPLETE
 
@@ -449,6 +450,93 @@ class Database:
                 ]
             last = conn.execute(select(crawl_runs).order_by(crawl_runs.c.id.desc()).limit(1)).mappings().first()
         return Summary(n_models, relations, trees, licenses, dict(last) if last else None)
+
+    # -- analysis and export: streamed, so a million models never sit in memory as rows --
+
+    @_translated
+    def count_models(self) -> int:
+        with self._read() as conn:
+            return int(conn.execute(select(func.count()).select_from(models)).scalar() or 0)
+
+    @_translated
+    def family_roots(self, roots: Sequence[str]) -> dict[str, str | None]:
+        """Each root as typed -> the root stored in ``tree_members`` (any case), or None."""
+        found: dict[str, str | None] = {}
+        with self._read() as conn:
+            for root in roots:
+                query = select(tree_members.c.root_id).limit(1)
+                exact = conn.execute(query.where(tree_members.c.root_id == root)).scalar()
+                found[root] = exact or conn.execute(query.where(func.lower(tree_members.c.root_id) == root.lower())).scalar()
+        return found
+
+    @_translated
+    def family_members(self, roots: Sequence[str] | None) -> dict[str, list[tuple[str, int]]]:
+        """root -> [(model, depth)] from ``tree_members``, for these roots or all of them."""
+        query = select(tree_members.c.root_id, tree_members.c.model_id, tree_members.c.depth)
+        if roots is not None:
+            query = query.where(tree_members.c.root_id.in_(list(roots)))
+        found: dict[str, list[tuple[str, int]]] = {}
+        with self._read() as conn:
+            for root, model, depth in conn.execution_options(yield_per=10 * CHUNK).execute(query.order_by(tree_members.c.root_id)):
+                found.setdefault(root, []).append((model, depth))
+        return found
+
+    @_translated
+    def analysis_models(self, roots: Sequence[str] | None) -> Iterator[dict[str, Any]]:
+        """The columns the study's measures read, model by model (models the Hub still lists),
+        for every stored model or the members of these roots' families."""
+        cols = [models.c[name] for name in ("id", "tags", "pipeline_tag", "library_name", "created_at", "downloads", "likes")]
+        query = select(*cols).where(models.c.deleted_at.is_(None))
+        if roots is not None:
+            query = query.where(models.c.id.in_(select(tree_members.c.model_id).where(tree_members.c.root_id.in_(list(roots)))))
+        with self._read() as conn:
+            for batch in conn.execution_options(yield_per=10 * CHUNK).execute(query).mappings().partitions():
+                yield from (dict(row) for row in batch)
+
+    def _has_cards(self) -> bool:
+        return inspect_db(self.engine).has_table("cards")
+
+    @_translated
+    def card_texts(self) -> Iterator[tuple[str, str | None]] | None:
+        """(model id, card text) per stored card; None when cards were never fetched (no table)."""
+        return self._card_rows() if self._has_cards() else None
+
+    @_translated
+    def _card_rows(self) -> Iterator[tuple[str, str | None]]:
+        cards = table("cards", column("model_id"), column("text"))
+        with self._read() as conn:
+            for batch in conn.execution_options(yield_per=10 * CHUNK).execute(select(cards.c.model_id, cards.c.text)).partitions():
+                yield from ((model, text_) for model, text_ in batch)
+
+    @_translated
+    def export_tables(self) -> list[str]:
+        """The tables an export writes: the map itself, and cards when they were fetched."""
+        return ["models", "edges", "tree_members", *(["cards"] if self._has_cards() else [])]
+
+    @_translated
+    def table_rows(self, name: str) -> Iterator[list[dict[str, Any]]]:
+        """A table's rows in key order, a batch at a time."""
+        found = metadata.tables[name] if name != "cards" else self._reflected("cards")
+        order = list(found.primary_key.columns) or list(found.columns)[:1]
+        with self._read() as conn:
+            result = conn.execution_options(yield_per=10 * CHUNK).execute(select(found).order_by(*order))
+            for batch in result.mappings().partitions():
+                yield [dict(row) for row in batch]
+
+    def _reflected(self, name: str) -> Table:
+        return Table(name, MetaData(), autoload_with=self.engine)
+
+    @_translated
+    def graph_edges(self) -> Iterator[list[tuple[str, str, str, str]]]:
+        """(child, parent, relation, source) for edges whose parent is stored, grouped by pair, a batch at a time."""
+        query = (
+            select(edges.c.child_id, edges.c.parent_id, edges.c.relation, edges.c.source)
+            .where(edges.c.parent_id.in_(select(models.c.id)), edges.c.child_id != edges.c.parent_id)
+            .order_by(edges.c.child_id, edges.c.parent_id, edges.c.relation)
+        )
+        with self._read() as conn:
+            for batch in conn.execution_options(yield_per=10 * CHUNK).execute(query).partitions():
+                yield [tuple(row) for row in batch]  # type: ignore[misc]
 
 
 def open_database(url: str) -> Database:
