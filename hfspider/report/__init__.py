@@ -1,0 +1,1 @@
+"""``scrapy report``: analysis.json, CSV tables, plots, index.html and one interactive page per family."""
