@@ -66,12 +66,12 @@ def component_labels(corpus: Corpus) -> list[int]:
 def component_root(corpus: Corpus, parents: dict[int, list[int]], members: list[int]) -> str:
     """Follow a parent from the smallest member id until none is left, smallest parent id first."""
     here = min(members, key=corpus.ids.__getitem__)
-    seen = {here}
+    path = [here]
     while parents.get(here):
         step = min(parents[here], key=corpus.ids.__getitem__)
-        if step in seen:  # a cycle: it has no top, name it by its smallest id
-            break
-        seen.add(step)
+        if step in path:  # a cycle has no top: name it by the smallest id on the cycle
+            return min(corpus.ids[m] for m in path[path.index(step) :])
+        path.append(step)
         here = step
     return corpus.ids[here]
 

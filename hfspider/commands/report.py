@@ -9,7 +9,6 @@ from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
 
 from hfspider.db import Database, DatabaseError, database_url, open_database, shown
-from hfspider.report.build import build_report
 from hfspider.report.progress import Progress
 
 
@@ -44,6 +43,8 @@ class Command(ScrapyCommand):
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         assert self.settings is not None
+        from hfspider.report.build import build_report  # here: Scrapy imports every command, and matplotlib takes a second
+
         db = open_stored(self.settings)
         folder = Path(opts.output) if opts.output else Path(self.settings.get("HFSPIDER_OUTPUT")) / "report"
         if folder.exists() and not folder.is_dir():

@@ -1,0 +1,238 @@
+"""scrapy report: the study's measures from a crawled database, checked against independent counts."""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import networkx as nx
+import pytest
+
+from hfspider.db import dispose, open_database
+from hfspider.replica import Hub, ReplicaServer, generate
+from hfspider.replica.truth import Truth
+from hfspider.report.writer import staged
+from tests.conftest import crawl
+from tests.reporting import scrapy, study_edges
+
+SEED = 3
+
+
+@pytest.fixture(scope="module")
+def synthetic_hub() -> list[dict[str, Any]]:
+    return generate(1500, seed=SEED)
+
+
+@pytest.fixture(scope="module")
+def family_crawl(tmp_path_factory: pytest.TempPathFactory, synthetic_hub: list[dict[str, Any]]) -> tuple[Path, list[str]]:
+    """The two largest synthetic families crawled with model_tree."""
+    truth = Truth(synthetic_hub)
+    tops = [m for m in truth.public if m in truth.children and not truth.parents.get(m)]
+    roots = sorted(tops, key=lambda m: (-len(truth.down(m)), m))[:2]
+    output = tmp_path_factory.mktemp("family") / "out"
+    with ReplicaServer(Hub(synthetic_hub)) as server:
+        result = crawl(output, "model_tree", f"root={','.join(roots)}", endpoint=server.url, settings={"LOG_LEVEL": "WARNING"})
+    assert result.returncode == 0, result.stderr[-2000:]
+    return output, roots
+
+
+@pytest.fixture(scope="module")
+def family_report(family_crawl: tuple[Path, list[str]]) -> tuple[Path, list[str]]:
+    output, roots = family_crawl
+    done = scrapy(output, "report")
+    assert done.returncode == 0, done.stderr
+    return output / "report", roots
+
+
+def analysis(folder: Path) -> dict[str, Any]:
+    return json.loads((folder / "analysis.json").read_text(encoding="utf-8"))
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8", newline="") as source:
+        return list(csv.DictReader(source))
+
+
+def test_report_of_one_family_after_model_tree(family_crawl, synthetic_hub, tmp_path: Path) -> None:
+    output, (root, other) = family_crawl
+    done = scrapy(output, "report", root.upper(), "-o", str(tmp_path / "one"))  # ids are case-insensitive, as on the Hub
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == f"report: {tmp_path / 'one' / 'index.html'}"
+    assert "report: measuring orderings" in done.stderr and "models read" in done.stderr  # the progress line
+    found = analysis(tmp_path / "one")
+    truth = Truth(synthetic_hub)
+    depth = truth.down(root)
+    inside = {(c, p, r) for c, p, r in truth.edges(depth) if p in depth}
+    by_depth = Counter(depth.values())
+    assert found["models"] == len(depth)
+    assert set(found["families"]) == {root}
+    assert found["families"][root] == {
+        "size": len(depth),
+        "max_depth": max(by_depth),
+        "width": max(by_depth.values()),
+        "leaves": len(set(depth) - {p for _c, p, _r in inside}),
+        "by_depth": {str(d): n for d, n in sorted(by_depth.items())},
+        "edges": {r: sum(1 for e in inside if e[2] == r) for r in ("finetune", "quantized", "adapter", "merge", "unknown")},
+    }
+    assert found["edge_counts"]["all"] == len(inside)
+    assert (tmp_path / "one" / "trees" / f"{root.replace('/', '--')}.html").exists()
+    assert not (tmp_path / "one" / "trees" / f"{other.replace('/', '--')}.html").exists()
+
+
+def test_report_without_roots_covers_every_family(family_report, synthetic_hub) -> None:
+    folder, roots = family_report
+    found = analysis(folder)
+    truth = Truth(synthetic_hub)
+    assert set(found["families"]) == set(roots)
+    assert {r: f["size"] for r, f in found["families"].items()} == {r: len(truth.down(r)) for r in roots}
+    assert set(found) >= {
+        "edge_counts",
+        "children_with_children",
+        "mutation_rates",
+        "orderings",
+        "families",
+        "components",
+        "top",
+        "language_count_drift",
+        "card_drift",
+        "created_at_by_month",
+    }
+    assert found["card_drift"] == {"reason": "no cards in the database: crawl with -a cards=1 to fetch them"}
+    rows = {row["relation"]: row for row in read_csv(folder / "csv" / "edge_counts.csv")}
+    assert {r: int(rows[r]["edges"]) for r in rows} == {"all": found["edge_counts"]["all"]} | {
+        r: found["edge_counts"][r] for r in ("finetune", "quantized", "adapter", "merge", "unknown")
+    }
+    families = {row["root"]: int(row["size"]) for row in read_csv(folder / "csv" / "families.csv")}
+    assert families == {r: len(truth.down(r)) for r in roots}
+    assert sorted(p.name for p in (folder / "plots").iterdir()) == [
+        "created_by_month.png",
+        "depth_histograms.png",
+        "family_sizes.png",
+        "license_transitions.png",
+        "relation_mix.png",
+    ]
+
+
+def local_optimum(order: list[str], weights: dict[tuple[str, str], int]) -> bool:
+    """No single value moved elsewhere gives more forward weight: an exact optimum passes this."""
+
+    def score(o: list[str]) -> int:
+        position = {v: i for i, v in enumerate(o)}
+        return sum(w for (a, b), w in weights.items() if a in position and b in position and position[a] < position[b])
+
+    best = score(order)
+    for i, j in itertools.permutations(range(len(order)), 2):
+        moved = order[:i] + order[i + 1 :]
+        moved.insert(j, order[i])
+        if score(moved) > best:
+            return False
+    return True
+
+
+@pytest.mark.usefixtures("real_records")
+def test_report_after_hub_index_of_the_real_families(real_records, tmp_path: Path) -> None:
+    with ReplicaServer(Hub(real_records)) as server:
+        result = crawl(tmp_path / "out", "hub_index", endpoint=server.url, settings={"LOG_LEVEL": "WARNING"})
+    assert result.returncode == 0, result.stderr[-2000:]
+    done = scrapy(tmp_path / "out", "report")
+    assert done.returncode == 0, done.stderr
+    found = analysis(tmp_path / "out" / "report")
+    records = [r for r in real_records if not r.get("private")]
+    edges = study_edges(records)
+    by_id = {r["id"]: r for r in records}
+    assert found["models"] == len(records)
+    relations = Counter(edges.values())
+    assert found["edge_counts"]["all"] == len(edges)
+    assert {r: found["edge_counts"][r] for r in relations} == dict(relations)
+
+    graph = nx.DiGraph([(p, c) for (c, p), r in edges.items() if r != "merge"])
+    for relation in ("finetune", "quantized", "adapter"):
+        mine = [c for (c, _p), r in edges.items() if r == relation]
+        onward = sum(1 for c in mine if c in graph and graph.out_degree(c) > 0)
+        assert found["children_with_children"][relation]["edges"] == len(mine)
+        assert found["children_with_children"][relation]["child_has_children"] == onward
+
+    def licenses(model: str) -> set[str]:
+        return {t.split(":", 1)[1] for t in by_id[model].get("tags") or [] if t.startswith("license:")}
+
+    ft = [(c, p) for (c, p), r in edges.items() if r == "finetune" and licenses(c) and licenses(p)]
+    mutations = sum(len(licenses(c) ^ licenses(p)) / len(licenses(c) | licenses(p)) for c, p in ft)
+    assert found["mutation_rates"]["license"]["traffic"] == len(ft)
+    assert found["mutation_rates"]["license"]["mutations"] == pytest.approx(mutations)
+
+    graph.add_nodes_from(by_id)
+    sizes = sorted((len(c) for c in nx.weakly_connected_components(graph)), reverse=True)
+    assert [c["size"] for c in found["components"]["largest"]] == sizes[:10]
+    assert found["components"]["count"] == len(sizes)
+    named = {c["root"] for c in found["components"]["largest"]}
+    assert {"deepseek-ai/DeepSeek-V3", "stabilityai/stable-diffusion-3-medium", "hexgrad/Kokoro-82M"} <= named
+
+    license_counts = Counter(lic for m in by_id for lic in licenses(m))
+    assert found["top"]["licenses"][0]["models"] == max(license_counts.values())
+    for name in ("license", "task", "library"):
+        order = found["orderings"][name]
+        weights = {(a, b): 0 for a, b, _n in order["transitions"]}
+        raw = Counter({(a, b): n for a, b, n in order["transitions"]})
+        for a, b in list(weights):
+            weights[(a, b)] = max(0, raw[(a, b)] - raw[(b, a)])
+        assert local_optimum(order["order"], {k: v for k, v in weights.items() if v})
+        position = {v: i for i, v in enumerate(order["order"])}
+        forward = sum(n for (a, b), n in raw.items() if position[a] < position[b])
+        assert order["explained"] == pytest.approx(forward / sum(raw.values()))
+
+
+def one_line_error(done: Any) -> str:
+    assert done.returncode != 0
+    assert "Traceback" not in done.stderr
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    errors = [line for line in lines if "error:" in line]
+    assert errors == lines[-1:], done.stderr  # Scrapy's usage header, then the one line of the error
+    assert done.returncode == 2
+    return errors[0]
+
+
+def test_bad_input_is_one_line_and_writes_nothing(family_crawl, tmp_path: Path) -> None:
+    missing = one_line_error(scrapy(tmp_path / "nothing", "report"))
+    assert "no database at" in missing and "crawl first" in missing
+    assert not (tmp_path / "nothing").exists()
+
+    empty = tmp_path / "empty"
+    url = f"sqlite:///{empty / 'hfspider.sqlite'}"
+    empty.mkdir()
+    open_database(url)  # the tables, no model
+    dispose(url)
+    assert "holds no models" in one_line_error(scrapy(empty, "report"))
+    assert not (empty / "report").exists()
+
+    output, _roots = family_crawl
+    target = tmp_path / "kept"
+    (target / "old").mkdir(parents=True)
+    unknown = one_line_error(scrapy(output, "report", "no-such/model", "-o", str(target)))
+    assert "not a crawled root: no-such/model" in unknown
+    assert [p.name for p in target.iterdir()] == ["old"]  # an earlier report stays as it was
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    assert "cannot write the report" in one_line_error(scrapy(output, "report", "-o", str(blocker / "report")))
+    assert "is a file" in one_line_error(scrapy(output, "report", "-o", str(blocker)))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file", "empty", "kept"]
+    assert not [p for p in tmp_path.rglob("*partial*")]
+
+
+def test_a_failed_report_leaves_the_old_one(tmp_path: Path) -> None:
+    target = tmp_path / "report"
+    target.mkdir()
+    (target / "index.html").write_text("old")
+    with pytest.raises(RuntimeError), staged(target) as work:
+        (work / "index.html").write_text("half")
+        raise RuntimeError("killed half way")
+    assert (target / "index.html").read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["report"]
+    with staged(target) as work:
+        (work / "index.html").write_text("new")
+    assert (target / "index.html").read_text() == "new"
+    assert [p.name for p in tmp_path.iterdir()] == ["report"]
