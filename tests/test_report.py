@@ -15,7 +15,7 @@ import pytest
 from hfspider.db import dispose, open_database
 from hfspider.replica import Hub, ReplicaServer, generate
 from hfspider.replica.truth import Truth
-from hfspider.report.writer import staged
+from hfspider.staging import staged
 from tests.conftest import crawl
 from tests.reporting import scrapy, study_edges
 

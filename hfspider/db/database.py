@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, MetaData, Table, column, delete, func, insert, select, table, text, update
+from sqlalchemy import JSON, Connection, MetaData, Table, column, delete, func, insert, select, table, text, update
 from sqlalchemy import inspect as inspect_db
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
@@ -512,6 +512,23 @@ class Database:
     def export_tables(self) -> list[str]:
         """The tables an export writes: the map itself, and cards when they were fetched."""
         return ["models", "edges", "tree_members", *(["cards"] if self._has_cards() else [])]
+
+    @_translated
+    def table_columns(self, name: str) -> list[tuple[str, str]]:
+        """(column, kind) of an exported table; kind is ``text``, ``integer``, ``real``, ``boolean`` or ``json``."""
+        found = metadata.tables[name] if name != "cards" else self._reflected("cards")
+        kinds: list[tuple[str, str]] = []
+        for col in found.columns:
+            if isinstance(col.type, JSON):
+                kind = "json"
+            else:
+                try:
+                    python = col.type.python_type
+                except NotImplementedError:
+                    python = str
+                kind = {bool: "boolean", int: "integer", float: "real"}.get(python, "text")
+            kinds.append((col.name, kind))
+        return kinds
 
     @_translated
     def table_rows(self, name: str) -> Iterator[list[dict[str, Any]]]:

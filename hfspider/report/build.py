@@ -9,7 +9,8 @@ from hfspider.analysis.corpus import Corpus
 from hfspider.analysis.measures import analyse
 from hfspider.db import Database
 from hfspider.report.progress import Progress
-from hfspider.report.writer import staged, write_report
+from hfspider.report.writer import write_report
+from hfspider.staging import staged
 
 EVERY = 100_000  # models between two progress lines while reading
 

@@ -1,15 +1,10 @@
-"""Writes a whole report into a fresh folder that replaces the old one only when complete."""
+"""Writes a whole report into a folder: analysis.json, csv/, plots/, trees/ and index.html."""
 
 from __future__ import annotations
 
 import csv
 import json
 import math
-import os
-import shutil
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -19,26 +14,6 @@ from hfspider.report.index import index
 from hfspider.report.plots import draw
 from hfspider.report.progress import Progress
 from hfspider.report.tables import Table, tables
-
-
-@contextmanager
-def staged(target: Path) -> Iterator[Path]:
-    """A temporary folder beside ``target`` that becomes ``target`` when the block ends without error.
-
-    A failed or killed run leaves ``target`` as it was, and only a ``.NAME.partial-*`` folder behind.
-    """
-    target.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".{target.name}.partial-", dir=target.parent))
-    try:
-        yield work
-    except BaseException:
-        shutil.rmtree(work, ignore_errors=True)
-        raise
-    old = target.with_name(f".{target.name}.old-{os.getpid()}")
-    if target.exists():
-        os.replace(target, old)
-    os.replace(work, target)
-    shutil.rmtree(old, ignore_errors=True)
 
 
 def _plain(value: Any) -> Any:
