@@ -5,7 +5,9 @@ from __future__ import annotations
 import csv
 import itertools
 import json
+import shutil
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -236,3 +238,92 @@ def test_a_failed_report_leaves_the_old_one(tmp_path: Path) -> None:
         (work / "index.html").write_text("new")
     assert (target / "index.html").read_text() == "new"
     assert [p.name for p in tmp_path.iterdir()] == ["report"]
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="no Chromium on this machine")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
+        yield launched
+        launched.close()
+
+
+def open_page(browser: Any, path: Path) -> tuple[Any, list[str]]:
+    page = browser.new_page(viewport={"width": 1200, "height": 800})
+    errors: list[str] = []
+    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("request", lambda request: errors.append(f"network: {request.url}") if not request.url.startswith("file:") else None)
+    page.goto(path.as_uri())
+    page.wait_for_load_state("load")
+    return page, errors
+
+
+@needs_chromium
+def test_index_shows_every_table_and_plot(browser, family_report) -> None:
+    folder, roots = family_report
+    page, errors = open_page(browser, folder / "index.html")
+    csvs = sorted(p.stem for p in (folder / "csv").iterdir())
+    assert sorted(page.eval_on_selector_all("table.measure", "ts => ts.map(t => t.dataset.name)")) == csvs
+    plots = page.eval_on_selector_all("img.plot", "imgs => imgs.map(i => [i.getAttribute('src'), i.complete && i.naturalWidth > 0])")
+    assert sorted(src for src, _loaded in plots) == sorted(f"plots/{p.name}" for p in (folder / "plots").iterdir())
+    assert all(loaded for _src, loaded in plots)
+    assert sorted(page.eval_on_selector_all("#families a", "as => as.map(a => a.textContent)")) == sorted(roots)
+    assert errors == []
+
+
+@needs_chromium
+def test_family_page_draws_searches_and_collapses(browser, family_report, synthetic_hub) -> None:
+    folder, roots = family_report
+    root = roots[0]
+    truth = Truth(synthetic_hub)
+    depth = truth.down(root)
+    hang = {m: min(p for p, _r in truth.parents[m] if depth.get(p) == d - 1) for m, d in depth.items() if d > 0}
+    page, errors = open_page(browser, folder / "trees" / f"{root.replace('/', '--')}.html")
+    drawn = page.eval_on_selector_all("g.node", "gs => gs.map(g => g.dataset.id)")
+    assert sorted(drawn) == sorted(depth)
+
+    branch = min((m for m in depth if depth[m] == 1 and m in hang.values()), key=lambda m: (-list(hang.values()).count(m), m))
+    below = {m for m in depth if m != branch and _under(m, branch, hang)}
+    page.click(f'g.node[data-id="{branch}"] circle')
+    shown = set(page.eval_on_selector_all("g.node", "gs => gs.map(g => g.dataset.id)"))
+    assert shown == set(depth) - below and below
+    page.click(f'g.node[data-id="{branch}"] circle')
+    assert page.locator("g.node").count() == len(depth)
+
+    target = sorted(below)[0]
+    page.click(f'g.node[data-id="{branch}"] circle')  # hidden again: a search must open the way to it
+    page.fill("#search", target)
+    assert target in page.eval_on_selector_all("g.node.match", "gs => gs.map(g => g.dataset.id)")
+    assert page.text_content("#search-status").endswith("found") and "not" not in page.text_content("#search-status")
+    page.hover(f'g.node[data-id="{target}"] circle')  # the search brought it to the middle
+    assert page.text_content("#tip").startswith(f"{target}\nrelation: ")
+    page.fill("#search", "no-such-model-anywhere")
+    assert page.text_content("#search-status") == "not found"
+    before = page.get_attribute("#view", "transform")
+    page.mouse.move(1100, 700)
+    page.mouse.wheel(0, -400)
+    zoomed = page.get_attribute("#view", "transform")
+    assert zoomed != before and "scale(1)" not in zoomed
+    page.mouse.down()
+    page.mouse.move(900, 500, steps=4)
+    page.mouse.up()
+    moved = page.get_attribute("#view", "transform")
+    assert moved != zoomed and moved.split("scale")[1] == zoomed.split("scale")[1]  # a drag pans, the zoom stays
+    page.select_option("#colour", "license")
+    assert page.locator("#legend .key").count() >= 2
+    assert errors == []
+
+
+def _under(model: str, branch: str, hang: dict[str, str]) -> bool:
+    while model in hang:
+        model = hang[model]
+        if model == branch:
+            return True
+    return False
