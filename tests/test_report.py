@@ -6,6 +6,7 @@ import csv
 import itertools
 import json
 import shutil
+import sqlite3
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -327,3 +328,41 @@ def _under(model: str, branch: str, hang: dict[str, str]) -> bool:
         if model == branch:
             return True
     return False
+
+
+def test_card_drift_reads_a_cards_table(family_crawl, synthetic_hub, tmp_path: Path) -> None:
+    source, (root, _other) = family_crawl
+    output = tmp_path / "out"
+    output.mkdir()
+    shutil.copy(source / "hfspider.sqlite", output / "hfspider.sqlite")
+    truth = Truth(synthetic_hub)
+    depth = truth.down(root)
+    children = sorted(m for m, d in depth.items() if d == 1)
+    texts: dict[str, str | None] = {root: "# Base model\n" + "é" * 500}  # characters, not bytes
+    for i, child in enumerate(children[:12]):
+        texts[child] = "x" * (40 + i) + ("\nThis card was Automatically Generated." if i % 3 == 0 else "")
+    texts[children[12]] = "abc"  # too short to be a card
+    texts[children[13]] = None  # gated: a row without text
+    with sqlite3.connect(output / "hfspider.sqlite") as conn:
+        conn.execute("CREATE TABLE cards (model_id VARCHAR(200) PRIMARY KEY, text TEXT, length INTEGER, fetched_at VARCHAR(20))")
+        conn.executemany(
+            "INSERT INTO cards VALUES (?, ?, ?, '2026-01-01T00:00:00Z')", [(m, t, len(t) if t else None) for m, t in texts.items()]
+        )
+    done = scrapy(output, "report", root)
+    assert done.returncode == 0, done.stderr
+    drift = analysis(output / "report")["card_drift"]
+    cards = {m: t for m, t in texts.items() if t is not None and len(t) > 3}
+    inside = [(c, p) for c, p, _r in truth.edges(depth) if p in depth]
+    both = [(len(cards[p]), len(cards[c])) for c, p in inside if p in cards and c in cards]
+    assert drift["models_with_card"] == len(cards) == 13
+    assert drift["all"]["length"] == {
+        "edges": len(both),
+        "parent": sum(p for p, _c in both) / len(both),
+        "child": sum(c for _p, c in both) / len(both),
+    }
+    with_child = [c for c, _p in inside if c in cards]
+    auto = sum(1 for c in with_child if "automatically generated" in cards[c].lower()) / len(with_child)
+    assert drift["all"]["auto_generated_share"]["child"] == pytest.approx(auto)
+    assert drift["all"]["card_share"]["child"] == pytest.approx(len(with_child) / len(inside))
+    assert (output / "report" / "plots" / "card_lengths.png").exists()
+    assert (output / "report" / "csv" / "card_drift.csv").exists()

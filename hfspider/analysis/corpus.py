@@ -7,6 +7,7 @@ models fit in a few hundred megabytes.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,35 +27,43 @@ Values = tuple[str, ...]
 _EMPTY: Values = ()
 
 
-def licenses(tags: Iterable[Any]) -> Values:
-    """Every ``license:X`` tag, prefix removed, in tag order."""
-    return tuple(dict.fromkeys(t[8:] for t in tags if isinstance(t, str) and t.startswith("license:") and len(t) > 8))
+def read_tags(model_id: str, tags: Iterable[Any]) -> tuple[Values, Values, dict[str, str]]:
+    """Licenses (``license:X``), languages (two-character ISO 639-1 tags, by English name) and
+    parents (id -> relation) from a model's tags, in one pass: a million models are read here.
 
-
-def languages(tags: Iterable[Any]) -> Values:
-    """Every two-character tag that is an ISO 639-1 code, as its English name."""
-    return tuple(dict.fromkeys(LANGUAGES[t] for t in tags if isinstance(t, str) and len(t) == 2 and t in LANGUAGES))
-
-
-def tag_parents(model_id: str, tags: Iterable[Any]) -> dict[str, str]:
-    """Parent id -> relation from ``base_model:P`` and ``base_model:R:P`` tags, self-references dropped.
-
-    Several relations for one parent: the last in ``PRECEDENCE``; a parent named only by a
-    plain tag is ``unknown``.
+    Parents come from ``base_model:P`` and ``base_model:R:P``; several relations for one parent
+    keep the last in ``PRECEDENCE``, a parent named only by a plain tag is ``unknown``, and a
+    model naming itself is no edge.
     """
-    found: dict[str, str] = {}
+    found_licenses: list[str] = []
+    found_languages: list[str] = []
+    parents: dict[str, str] = {}
     for tag in tags:
-        if not isinstance(tag, str) or not tag.startswith("base_model:"):
+        if not isinstance(tag, str):
             continue
-        rest = tag[11:]
-        relation, typed, parent = rest.partition(":")
-        if typed and relation in _RANK:
-            if _RANK[relation] > _RANK.get(found.get(parent, UNKNOWN), 0):
-                found[parent] = relation
-        elif not typed and rest:
-            found.setdefault(rest, UNKNOWN)
-    found.pop(model_id, None)
-    return found
+        if len(tag) == 2:
+            name = LANGUAGES.get(tag)
+            if name is not None:
+                found_languages.append(name)
+        elif tag.startswith("license:"):
+            if len(tag) > 8:
+                found_licenses.append(tag[8:])
+        elif tag.startswith("base_model:"):
+            rest = tag[11:]
+            relation, typed, parent = rest.partition(":")
+            if typed and relation in _RANK:
+                if _RANK[relation] > _RANK.get(parents.get(parent, UNKNOWN), 0):
+                    parents[parent] = relation
+            elif not typed and rest:
+                parents.setdefault(rest, UNKNOWN)
+    parents.pop(model_id, None)
+    return _unique(found_licenses), _unique(found_languages), parents
+
+
+def _unique(values: list[str]) -> Values:
+    if not values:
+        return _EMPTY
+    return (values[0],) if len(values) == 1 else tuple(dict.fromkeys(values))
 
 
 def _value(value: Any) -> Values:
@@ -86,24 +95,25 @@ class Corpus:
     def _share(self, values: Values) -> Values:
         return self._shared.setdefault(values, values) if values else _EMPTY
 
-    def add(self, row: dict[str, Any]) -> None:
-        """One model row: ``id``, ``tags``, ``pipeline_tag``, ``library_name``, ``created_at``, ``downloads``, ``likes``."""
-        model_id = row["id"]
+    def add(self, row: tuple[Any, ...]) -> None:
+        """One model: (id, tags as a list or JSON text, pipeline_tag, library_name, created_at, downloads, likes)."""
+        model_id, tags, task, library, created, downloads, likes = row
         if model_id in self.index:
             return
-        tags = row.get("tags")
-        tags = tags if isinstance(tags, list) else []
+        if isinstance(tags, str):
+            tags = json.loads(tags)
+        found_licenses, found_languages, parents = read_tags(model_id, tags if isinstance(tags, list) else ())
         number = len(self.ids)
         self.ids.append(model_id)
         self.index[model_id] = number
-        self.licenses.append(self._share(licenses(tags)))
-        self.languages.append(self._share(languages(tags)))
-        self.task.append(self._share(_value(row.get("pipeline_tag"))))
-        self.library.append(self._share(_value(row.get("library_name"))))
-        self.created.append(row.get("created_at") or None)
-        self.downloads.append(row.get("downloads"))
-        self.likes.append(row.get("likes"))
-        for parent, relation in tag_parents(model_id, tags).items():
+        self.licenses.append(self._share(found_licenses))
+        self.languages.append(self._share(found_languages))
+        self.task.append(self._share(_value(task)))
+        self.library.append(self._share(_value(library)))
+        self.created.append(created or None)
+        self.downloads.append(downloads)
+        self.likes.append(likes)
+        for parent, relation in parents.items():
             self._pending.append((number, parent, relation))
 
     def link(self) -> Corpus:
@@ -124,7 +134,7 @@ class Corpus:
         return zip(self.child, self.parent, self.relation, strict=True)
 
 
-def build(rows: Iterable[dict[str, Any]]) -> Corpus:
+def build(rows: Iterable[tuple[Any, ...]]) -> Corpus:
     """A linked corpus from model rows (a model listed twice counts once)."""
     corpus = Corpus()
     for row in rows:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import JSON, Connection, MetaData, Table, column, delete, func, insert, select, table, text, update
+from sqlalchemy import JSON, Connection, MetaData, Table, Text, cast, column, delete, func, insert, or_, select, table, text, update
 from sqlalchemy import inspect as inspect_db
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
@@ -482,31 +482,42 @@ class Database:
         return found
 
     @_translated
-    def analysis_models(self, roots: Sequence[str] | None) -> Iterator[dict[str, Any]]:
-        """The columns the study's measures read, model by model (models the Hub still lists),
-        for every stored model or the members of these roots' families."""
-        cols = [models.c[name] for name in ("id", "tags", "pipeline_tag", "library_name", "created_at", "downloads", "likes")]
-        query = select(*cols).where(models.c.deleted_at.is_(None))
+    def analysis_models(self, roots: Sequence[str] | None) -> Iterator[tuple[Any, ...]]:
+        """(id, tags as JSON text, pipeline_tag, library_name, created_at, downloads, likes) per model the
+        Hub still lists, for every stored model or the members of these roots' families. Tuples and raw
+        JSON text: a million rows come through here."""
+        query = select(
+            models.c.id,
+            cast(models.c.tags, Text),
+            models.c.pipeline_tag,
+            models.c.library_name,
+            models.c.created_at,
+            models.c.downloads,
+            models.c.likes,
+        ).where(models.c.deleted_at.is_(None))
         if roots is not None:
             query = query.where(models.c.id.in_(select(tree_members.c.model_id).where(tree_members.c.root_id.in_(list(roots)))))
         with self._read() as conn:
-            for batch in conn.execution_options(yield_per=10 * CHUNK).execute(query).mappings().partitions():
-                yield from (dict(row) for row in batch)
+            for batch in conn.execution_options(yield_per=10 * CHUNK).execute(query).partitions():
+                yield from (tuple(row) for row in batch)
 
     def _has_cards(self) -> bool:
         return inspect_db(self.engine).has_table("cards")
 
     @_translated
-    def card_texts(self) -> Iterator[tuple[str, str | None]] | None:
-        """(model id, card text) per stored card; None when cards were never fetched (no table)."""
-        return self._card_rows() if self._has_cards() else None
+    def card_facts(self, marks: Sequence[str]) -> Iterator[tuple[str, int | None, bool]] | None:
+        """(model id, characters of the card, whether its lower-cased text holds one of ``marks``) per
+        stored card, computed by the database; None when cards were never fetched (no table)."""
+        return self._card_rows(marks) if self._has_cards() else None
 
     @_translated
-    def _card_rows(self) -> Iterator[tuple[str, str | None]]:
-        cards = table("cards", column("model_id"), column("text"))
+    def _card_rows(self, marks: Sequence[str]) -> Iterator[tuple[str, int | None, bool]]:
+        cards = table("cards", column("model_id"), column("text", Text))
+        lowered = func.lower(cards.c.text)
+        query = select(cards.c.model_id, func.length(cards.c.text), or_(*(lowered.contains(mark, autoescape=True) for mark in marks)))
         with self._read() as conn:
-            for batch in conn.execution_options(yield_per=10 * CHUNK).execute(select(cards.c.model_id, cards.c.text)).partitions():
-                yield from ((model, text_) for model, text_ in batch)
+            for batch in conn.execution_options(yield_per=10 * CHUNK).execute(query).partitions():
+                yield from ((model, length, bool(auto)) for model, length, auto in batch)
 
     @_translated
     def export_tables(self) -> list[str]:

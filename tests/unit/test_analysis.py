@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import random
 from typing import Any
 
@@ -18,8 +19,9 @@ from hfspider.analysis.timeline import created_at_by_month
 from hfspider.analysis.top import top
 
 
-def model(model_id: str, *tags: str, task: str | None = None, library: str | None = None, created: str | None = None) -> dict[str, Any]:
-    return {"id": model_id, "tags": list(tags), "pipeline_tag": task, "library_name": library, "created_at": created}
+def model(model_id: str, *tags: str, task: str | None = None, library: str | None = None, created: str | None = None) -> tuple[Any, ...]:
+    """A row as the database gives it: id, tags (JSON text), pipeline_tag, library_name, created_at, downloads, likes."""
+    return (model_id, json.dumps(tags), task, library, created, None, None)
 
 
 def edges_of(corpus: Corpus) -> set[tuple[str, str, str]]:
@@ -216,11 +218,10 @@ def test_language_drift() -> None:
 def test_card_drift() -> None:
     corpus = build([model("c/p"), model("c/ft", "base_model:finetune:c/p"), model("c/q", "base_model:quantized:c/p"), model("c/x")])
     assert "reason" in card_drift(corpus, None)
-    assert "reason" in card_drift(corpus, [("c/p", "abc")])  # three characters are no card
-    auto = "This model card was Automatically Generated."
-    drift = card_drift(corpus, [("c/p", "p" * 100), ("c/ft", auto), ("c/q", None), ("gone/model", "x" * 50)])
+    assert "reason" in card_drift(corpus, [("c/p", 3, False)])  # three characters are no card
+    drift = card_drift(corpus, [("c/p", 100, False), ("c/ft", 45, True), ("c/q", None, False), ("gone/model", 50, False)])
     assert drift["models_with_card"] == 2 and drift["share_of_models"] == 0.5
-    assert drift["all"]["length"] == {"edges": 1, "parent": 100.0, "child": float(len(auto))}
+    assert drift["all"]["length"] == {"edges": 1, "parent": 100.0, "child": 45.0}
     assert drift["all"]["card_share"] == {"parent": 1.0, "child": 0.5, "change": -0.5}
     assert drift["all"]["auto_generated_share"] == {"parent": 0.0, "child": 1.0, "change": 1.0}
     assert drift["by_relation"]["quantized"]["length"]["edges"] == 0
