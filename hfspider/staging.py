@@ -9,9 +9,19 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+
+def replaceable(folder: Path, ours: Callable[[Path], bool]) -> bool:
+    """Whether ``folder`` may be replaced whole: absent, empty, or holding output ``ours`` recognises.
+
+    A user's own folder given by mistake (``-o ~``) is never swept away.
+    """
+    if not folder.exists():
+        return True
+    return folder.is_dir() and (not any(folder.iterdir()) or ours(folder))
 
 
 def _umask() -> int:

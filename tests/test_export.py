@@ -120,4 +120,8 @@ def test_export_bad_input(indexed: Path, tmp_path: Path) -> None:
     blocker.write_text("x")
     assert "cannot write" in error_line(scrapy(indexed, "export", "graphml", "-o", str(blocker / "g.graphml")))
     assert "is a file" in error_line(scrapy(indexed, "export", "csv", "-o", str(blocker)))
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("keep")
+    assert "not a csv export" in error_line(scrapy(indexed, "export", "csv", "-o", str(tmp_path / "mine")))
+    assert (tmp_path / "mine" / "notes.txt").read_text() == "keep"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file", "mine"]

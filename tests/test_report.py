@@ -213,16 +213,25 @@ def test_bad_input_is_one_line_and_writes_nothing(family_crawl, tmp_path: Path) 
 
     output, _roots = family_crawl
     target = tmp_path / "kept"
-    (target / "old").mkdir(parents=True)
+    target.mkdir()
+    (target / "index.html").write_text("an earlier report")
+    (target / "analysis.json").write_text("{}")
     unknown = one_line_error(scrapy(output, "report", "no-such/model", "-o", str(target)))
     assert "not a crawled root: no-such/model" in unknown
-    assert [p.name for p in target.iterdir()] == ["old"]  # an earlier report stays as it was
+    assert sorted(p.name for p in target.iterdir()) == ["analysis.json", "index.html"]  # an earlier report stays as it was
+    assert (target / "index.html").read_text() == "an earlier report"
+
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("a user's own file")
+    assert "not a report" in one_line_error(scrapy(output, "report", "-o", str(mine)))
+    assert (mine / "notes.txt").read_text() == "a user's own file"
 
     blocker = tmp_path / "a-file"
     blocker.write_text("x")
     assert "cannot write the report" in one_line_error(scrapy(output, "report", "-o", str(blocker / "report")))
     assert "is a file" in one_line_error(scrapy(output, "report", "-o", str(blocker)))
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file", "empty", "kept"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file", "empty", "kept", "mine"]
     assert not [p for p in tmp_path.rglob("*partial*")]
 
 

@@ -10,6 +10,7 @@ from scrapy.exceptions import UsageError
 
 from hfspider.commands.report import open_stored
 from hfspider.db import DatabaseError
+from hfspider.staging import replaceable, staged, staged_file
 
 FORMATS = ("graphml", "gexf", "parquet", "csv")
 EVERY = 100_000  # rows between two progress lines
@@ -42,7 +43,6 @@ class Command(ScrapyCommand):
         from hfspider.export.graphml import write_graphml
         from hfspider.export.tables import write_csv, write_parquet
         from hfspider.report.progress import Progress
-        from hfspider.staging import staged, staged_file
 
         db = open_stored(self.settings)
         export = Path(self.settings.get("HFSPIDER_OUTPUT")) / "export"
@@ -52,6 +52,8 @@ class Command(ScrapyCommand):
             raise UsageError(f"{target} is a folder; give a file name with -o", print_help=False)
         if not single and target.exists() and not target.is_dir():
             raise UsageError(f"{target} is a file; give a folder with -o", print_help=False)
+        if not single and not replaceable(target, lambda f: all(p.suffix == f".{kind}" for p in f.iterdir())):
+            raise UsageError(f"{target} holds files that are not a {kind} export; give a new or empty folder with -o", print_help=False)
         progress = Progress(f"export {kind}")
         shown_at = [EVERY]
 

@@ -10,6 +10,7 @@ from scrapy.exceptions import UsageError
 
 from hfspider.db import Database, DatabaseError, database_url, open_database, shown
 from hfspider.report.progress import Progress
+from hfspider.staging import replaceable
 
 
 def open_stored(settings: object) -> Database:
@@ -49,6 +50,8 @@ class Command(ScrapyCommand):
         folder = Path(opts.output) if opts.output else Path(self.settings.get("HFSPIDER_OUTPUT")) / "report"
         if folder.exists() and not folder.is_dir():
             raise UsageError(f"{folder} is a file, not a folder; give another -o", print_help=False)
+        if not replaceable(folder, lambda f: (f / "analysis.json").is_file() and (f / "index.html").is_file()):
+            raise UsageError(f"{folder} holds files that are not a report; give a new or empty folder with -o", print_help=False)
         try:
             roots: list[str] | None = None
             if args:
