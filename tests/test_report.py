@@ -5,8 +5,10 @@ from __future__ import annotations
 import csv
 import itertools
 import json
+import os
 import shutil
 import sqlite3
+import uuid
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -375,3 +377,35 @@ def test_card_drift_reads_a_cards_table(family_crawl, synthetic_hub, tmp_path: P
     assert drift["all"]["card_share"]["child"] == pytest.approx(len(with_child) / len(inside))
     assert (output / "report" / "plots" / "card_lengths.png").exists()
     assert (output / "report" / "csv" / "card_drift.csv").exists()
+
+
+POSTGRES = os.environ.get("HFSPIDER_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+def test_postgres_gives_the_same_report(family_crawl, synthetic_hub, tmp_path: Path) -> None:
+    from sqlalchemy import create_engine, text
+
+    admin = create_engine(POSTGRES, connect_args={"connect_timeout": 3})
+    try:
+        with admin.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except Exception:
+        pytest.skip(f"no PostgreSQL server answers at {POSTGRES}")
+    schema = f"hfspider_report_{uuid.uuid4().hex[:10]}"
+    with admin.begin() as conn:
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    url = f"{POSTGRES}?options=-csearch_path%3D{schema}"
+    source, (root, _other) = family_crawl
+    try:
+        with ReplicaServer(Hub(synthetic_hub)) as server:
+            result = crawl(tmp_path / "pg", "model_tree", f"root={root}", endpoint=server.url, settings={"HFSPIDER_DB_URL": url})
+        assert result.returncode == 0, result.stderr[-2000:]
+        on_postgres = scrapy(tmp_path / "pg", "report", "-s", f"HFSPIDER_DB_URL={url}")
+        assert on_postgres.returncode == 0, on_postgres.stderr
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
+    on_sqlite = scrapy(source, "report", root, "-o", str(tmp_path / "sqlite"))
+    assert on_sqlite.returncode == 0, on_sqlite.stderr
+    assert analysis(tmp_path / "pg" / "report") == analysis(tmp_path / "sqlite")
