@@ -454,11 +454,6 @@ class Database:
     # -- analysis and export: streamed, so a million models never sit in memory as rows --
 
     @_translated
-    def count_models(self) -> int:
-        with self._read() as conn:
-            return int(conn.execute(select(func.count()).select_from(models)).scalar() or 0)
-
-    @_translated
     def family_roots(self, roots: Sequence[str]) -> dict[str, str | None]:
         """Each root as typed -> the root stored in ``tree_members`` (any case), or None."""
         found: dict[str, str | None] = {}
