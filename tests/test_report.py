@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import networkx as nx
+import pycountry
 import pytest
 
 from hfspider.db import dispose, open_database
@@ -138,14 +139,30 @@ def local_optimum(order: list[str], weights: dict[tuple[str, str], int]) -> bool
     return True
 
 
+#: The families of ../shared/data/README.md: size and models by depth.
+REAL_FAMILIES = {
+    "deepseek-ai/DeepSeek-V3": (141, {"0": 1, "1": 133, "2": 7}),
+    "stabilityai/stable-diffusion-3-medium": (82, {"0": 1, "1": 78, "2": 3}),
+    "deepseek-ai/Janus-Pro-7B": (37, {"0": 1, "1": 34, "2": 2}),
+    "hexgrad/Kokoro-82M": (32, {"0": 1, "1": 31}),
+    "THUDM/CogVideoX-5b": (26, {"0": 1, "1": 25}),
+    "LGAI-EXAONE/EXAONE-Deep-32B": (16, {"0": 1, "1": 15}),
+    "WarriorMama777/OrangeMixs": (11, {"0": 1, "1": 10}),
+    "bigscience/bloom": (7, {"0": 1, "1": 6}),
+}
+
+
 @pytest.mark.usefixtures("real_records")
 def test_report_after_hub_index_of_the_real_families(real_records, tmp_path: Path) -> None:
     with ReplicaServer(Hub(real_records)) as server:
         result = crawl(tmp_path / "out", "hub_index", endpoint=server.url, settings={"LOG_LEVEL": "WARNING"})
     assert result.returncode == 0, result.stderr[-2000:]
+    derived = scrapy(tmp_path / "out", "tree", *REAL_FAMILIES)
+    assert derived.returncode == 0, derived.stderr
     done = scrapy(tmp_path / "out", "report")
     assert done.returncode == 0, done.stderr
     found = analysis(tmp_path / "out" / "report")
+    assert {root: (f["size"], f["by_depth"]) for root, f in found["families"].items()} == REAL_FAMILIES
     records = [r for r in real_records if not r.get("private")]
     edges = study_edges(records)
     by_id = {r["id"]: r for r in records}
@@ -175,6 +192,15 @@ def test_report_after_hub_index_of_the_real_families(real_records, tmp_path: Pat
     assert found["components"]["count"] == len(sizes)
     named = {c["root"] for c in found["components"]["largest"]}
     assert {"deepseek-ai/DeepSeek-V3", "stabilityai/stable-diffusion-3-medium", "hexgrad/Kokoro-82M"} <= named
+
+    languages = {m: {t for t in by_id[m].get("tags") or [] if len(t) == 2 and pycountry.languages.get(alpha_2=t)} for m in by_id}
+    assert found["language_count_drift"]["all"] == {
+        "edges": len(edges),
+        "parent": sum(len(languages[p]) for _c, p in edges) / len(edges),
+        "child": sum(len(languages[c]) for c, _p in edges) / len(edges),
+    }
+    months = Counter(r["createdAt"][:7] for r in records if r.get("createdAt"))
+    assert found["created_at_by_month"]["all"] == dict(sorted(months.items()))
 
     license_counts = Counter(lic for m in by_id for lic in licenses(m))
     assert found["top"]["licenses"][0]["models"] == max(license_counts.values())
