@@ -60,20 +60,30 @@ def _card_side(edges: list[tuple[int, int, str]], cards: dict[int, tuple[int, bo
     }
 
 
-def card_drift(corpus: Corpus, facts: Iterable[tuple[str, int | None, bool]] | None) -> dict[str, Any]:
+def card_facts(text: str | None) -> tuple[int, bool] | None:
+    """(characters, auto-generated) of a card's text; None when it is no card. Python's lower()
+    and ``in`` beat a database's LIKE over the whole text several times over."""
+    if text is None or len(text) <= NO_CARD:
+        return None
+    lowered = text.lower()
+    return len(text), any(mark in lowered for mark in AUTO_MARKS)
+
+
+def card_drift(corpus: Corpus, texts: Iterable[tuple[str, str | None]] | None) -> dict[str, Any]:
     """Card length and templating from parent to child, over all edges and per relation.
 
-    ``facts`` is (model id, characters, auto-generated) per stored card, or None when no card was
-    ever fetched; a card of ``NO_CARD`` characters or fewer is no card. Auto-generated shares are
-    over the edges whose side has a card.
+    ``texts`` is (model id, card text) per stored card, or None when no card was ever fetched.
+    Auto-generated shares are over the edges whose side has a card.
     """
-    if facts is None:
+    if texts is None:
         return {"reason": "no cards in the database: crawl with -a cards=1 to fetch them"}
     cards: dict[int, tuple[int, bool]] = {}
-    for model_id, length, auto in facts:
+    for model_id, text in texts:
         number = corpus.index.get(model_id)
-        if number is not None and length is not None and length > NO_CARD:
-            cards[number] = (length, auto)
+        if number is not None:
+            facts = card_facts(text)
+            if facts is not None:
+                cards[number] = facts
     if not cards:
         return {"reason": "no card text is stored for these models"}
     edges = list(corpus.edges)

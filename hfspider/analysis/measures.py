@@ -18,7 +18,7 @@ from hfspider.analysis.top import top
 def analyse(
     corpus: Corpus,
     members: Members,
-    cards: Iterable[tuple[str, int | None, bool]] | None,
+    cards: Iterable[tuple[str, str | None]] | None,
     step: Callable[[str], None] = lambda _name: None,
 ) -> dict[str, Any]:
     """All measures; ``step`` hears each measure's name before it is computed (for a progress line)."""

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import JSON, Connection, MetaData, Table, Text, cast, column, delete, func, insert, or_, select, table, text, update
+from sqlalchemy import JSON, Connection, MetaData, Table, Text, cast, column, delete, func, insert, select, table, text, update
 from sqlalchemy import inspect as inspect_db
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
@@ -500,19 +500,16 @@ class Database:
         return inspect_db(self.engine).has_table("cards")
 
     @_translated
-    def card_facts(self, marks: Sequence[str]) -> Iterator[tuple[str, int | None, bool]] | None:
-        """(model id, characters of the card, whether its lower-cased text holds one of ``marks``) per
-        stored card, computed by the database; None when cards were never fetched (no table)."""
-        return self._card_rows(marks) if self._has_cards() else None
+    def card_texts(self) -> Iterator[tuple[str, str | None]] | None:
+        """(model id, card text) per stored card; None when cards were never fetched (no table)."""
+        return self._card_rows() if self._has_cards() else None
 
     @_translated
-    def _card_rows(self, marks: Sequence[str]) -> Iterator[tuple[str, int | None, bool]]:
-        cards = table("cards", column("model_id"), column("text", Text))
-        lowered = func.lower(cards.c.text)
-        query = select(cards.c.model_id, func.length(cards.c.text), or_(*(lowered.contains(mark, autoescape=True) for mark in marks)))
+    def _card_rows(self) -> Iterator[tuple[str, str | None]]:
+        cards = table("cards", column("model_id"), column("text"))
         with self._read() as conn:
-            for batch in conn.execution_options(yield_per=10 * CHUNK).execute(query).partitions():
-                yield from ((model, length, bool(auto)) for model, length, auto in batch)
+            for batch in conn.execution_options(yield_per=10 * CHUNK).execute(select(cards.c.model_id, cards.c.text)).partitions():
+                yield from ((model, text_) for model, text_ in batch)
 
     @_translated
     def export_tables(self) -> list[str]:

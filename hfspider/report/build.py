@@ -6,7 +6,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from hfspider.analysis.corpus import Corpus
-from hfspider.analysis.drift import AUTO_MARKS
 from hfspider.analysis.measures import analyse
 from hfspider.db import Database
 from hfspider.report.progress import Progress
@@ -32,7 +31,7 @@ def build_report(db: Database, roots: Sequence[str] | None, folder: Path, progre
         progress("reading models")
         corpus = read_corpus(db, roots, progress)
         members = db.family_members(roots)
-        analysis = analyse(corpus, members, db.card_facts(AUTO_MARKS), step=lambda name: progress(f"measuring {name}"))
+        analysis = analyse(corpus, members, db.card_texts(), step=lambda name: progress(f"measuring {name}"))
         scope = f"families of {', '.join(roots)}" if roots else "every stored model"
         write_report(work, analysis, corpus, members, scope, progress)
     progress("done")

@@ -218,10 +218,11 @@ def test_language_drift() -> None:
 def test_card_drift() -> None:
     corpus = build([model("c/p"), model("c/ft", "base_model:finetune:c/p"), model("c/q", "base_model:quantized:c/p"), model("c/x")])
     assert "reason" in card_drift(corpus, None)
-    assert "reason" in card_drift(corpus, [("c/p", 3, False)])  # three characters are no card
-    drift = card_drift(corpus, [("c/p", 100, False), ("c/ft", 45, True), ("c/q", None, False), ("gone/model", 50, False)])
+    assert "reason" in card_drift(corpus, [("c/p", "abc")])  # three characters are no card
+    auto = "This model card was Automatically Generated."
+    drift = card_drift(corpus, [("c/p", "p" * 100), ("c/ft", auto), ("c/q", None), ("gone/model", "x" * 50)])
     assert drift["models_with_card"] == 2 and drift["share_of_models"] == 0.5
-    assert drift["all"]["length"] == {"edges": 1, "parent": 100.0, "child": 45.0}
+    assert drift["all"]["length"] == {"edges": 1, "parent": 100.0, "child": float(len(auto))}
     assert drift["all"]["card_share"] == {"parent": 1.0, "child": 0.5, "change": -0.5}
     assert drift["all"]["auto_generated_share"] == {"parent": 0.0, "child": 1.0, "change": 1.0}
     assert drift["by_relation"]["quantized"]["length"]["edges"] == 0
