@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import sqlite3
 import subprocess
@@ -75,20 +76,22 @@ def build(db_path: Path, models: int, seed: int, cards: float) -> None:
     dispose(url)
 
 
-def measured(*args: str, output: Path) -> tuple[float, int, str]:
-    """Wall seconds and peak RSS (kB) of ``scrapy ARGS`` in a process of its own."""
+def measured(*args: str, output: Path) -> tuple[float, float, int]:
+    """Wall seconds, CPU seconds (user + system) and peak RSS (kB) of ``scrapy ARGS`` in a process of
+    its own. CPU time is what the command costs whatever else the machine is running."""
     command = [sys.executable, "-m", "scrapy", *args, "-s", f"HFSPIDER_OUTPUT={output}"]
     probe = (
         "import resource, subprocess, sys; done = subprocess.run(sys.argv[1:]); "
-        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); sys.exit(done.returncode)"
+        "use = resource.getrusage(resource.RUSAGE_CHILDREN); "
+        "print(use.ru_utime + use.ru_stime, use.ru_maxrss); sys.exit(done.returncode)"
     )
     started = time.monotonic()
     done = subprocess.run([sys.executable, "-c", probe, *command], cwd=ROOT, capture_output=True, text=True, check=False)
     wall = time.monotonic() - started
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(args)} failed: {done.stderr[-2000:]}")
-    lines = done.stdout.strip().splitlines()
-    return wall, int(lines[-1]), lines[0]
+    cpu, peak = done.stdout.strip().splitlines()[-1].split()
+    return wall, float(cpu), int(peak)
 
 
 def main() -> None:
@@ -109,16 +112,17 @@ def main() -> None:
         counts = [conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in ("models", "edges", "cards")]
         families = conn.execute("SELECT COUNT(DISTINCT root_id), COUNT(*) FROM tree_members").fetchone()
     print(f"database: {counts[0]:,} models, {counts[1]:,} edges, {counts[2]:,} cards, {families[0]} families ({families[1]:,} members)")
-    print(f"{'command':28} {'wall s':>8} {'peak MB':>8}")
+    print(f"load average before: {' '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} cores")
+    print(f"{'command':28} {'wall s':>8} {'CPU s':>8} {'peak MB':>8}")
     results = {}
     for name, command in (
         ("report", ("report",)),
         ("export parquet", ("export", "parquet")),
         ("export graphml", ("export", "graphml")),
     ):
-        wall, peak, _line = measured(*command, output=output)
+        wall, cpu, peak = measured(*command, output=output)
         results[name] = (wall, peak)
-        print(f"{'scrapy ' + name:28} {wall:8.1f} {peak / 1024:8.0f}")
+        print(f"{'scrapy ' + name:28} {wall:8.1f} {cpu:8.1f} {peak / 1024:8.0f}")
     analysis = json.loads((output / "report" / "analysis.json").read_text(encoding="utf-8"))
     print(f"report: {analysis['models']:,} models, {analysis['edge_counts']['all']:,} edges in the study's graph")
     wall, peak = results["report"]
