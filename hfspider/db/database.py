@@ -518,7 +518,7 @@ class Database:
 
     @_translated
     def table_columns(self, name: str) -> list[tuple[str, str]]:
-        """(column, kind) of an exported table; kind is ``text``, ``integer``, ``real``, ``boolean`` or ``json``."""
+        """(column, kind) of an exported table; kind is ``text``, ``integer``, ``real``, ``boolean`` or ``json`` (JSON text)."""
         found = metadata.tables[name] if name != "cards" else self._reflected("cards")
         kinds: list[tuple[str, str]] = []
         for col in found.columns:
@@ -534,14 +534,25 @@ class Database:
         return kinds
 
     @_translated
-    def table_rows(self, name: str) -> Iterator[list[dict[str, Any]]]:
-        """A table's rows in key order, a batch at a time."""
+    def table_rows(self, name: str) -> Iterator[list[tuple[Any, ...]]]:
+        """A table's rows in key order, a batch at a time, as tuples in ``table_columns`` order;
+        JSON columns come as their JSON text, neither decoded nor encoded again."""
         found = metadata.tables[name] if name != "cards" else self._reflected("cards")
         order = list(found.primary_key.columns) or list(found.columns)[:1]
+        columns = [cast(c, Text) if isinstance(c.type, JSON) else c for c in found.columns]
         with self._read() as conn:
-            result = conn.execution_options(yield_per=10 * CHUNK).execute(select(found).order_by(*order))
-            for batch in result.mappings().partitions():
-                yield [dict(row) for row in batch]
+            result = conn.execution_options(yield_per=10 * CHUNK).execute(select(*columns).order_by(*order))
+            for batch in result.partitions():
+                yield [tuple(row) for row in batch]
+
+    @_translated
+    def graph_nodes(self) -> Iterator[list[tuple[Any, ...]]]:
+        """(id, license, pipeline_tag, library_name, downloads, likes, created_at) per model, a batch at a time."""
+        names = ("id", "license", "pipeline_tag", "library_name", "downloads", "likes", "created_at")
+        with self._read() as conn:
+            result = conn.execution_options(yield_per=10 * CHUNK).execute(select(*(models.c[n] for n in names)).order_by(models.c.id))
+            for batch in result.partitions():
+                yield [tuple(row) for row in batch]
 
     def _reflected(self, name: str) -> Table:
         return Table(name, MetaData(), autoload_with=self.engine)

@@ -21,7 +21,7 @@ def write_gexf(db: Database, path: Path, counted: Report) -> None:
         out.write('<?xml version="1.0" encoding="UTF-8"?>\n')
         out.write('<gexf xmlns="http://www.gexf.net/1.2draft" version="1.2">\n')
         out.write('<graph defaultedgetype="directed" mode="static">\n<attributes class="node" mode="static">\n')
-        for name, _column, kind in NODE_ATTRIBUTES:
+        for name, kind in NODE_ATTRIBUTES:
             out.write(f'<attribute id="{name}" title="{name}" type="{kind}"/>\n')
         out.write('</attributes>\n<attributes class="edge" mode="static">\n')
         for name, kind in EDGE_ATTRIBUTES:

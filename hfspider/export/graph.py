@@ -9,14 +9,14 @@ from typing import Any
 from hfspider.analysis.corpus import PRECEDENCE
 from hfspider.db import Database
 
-#: Node attributes: (name, column, type) with type "string" or "long".
+#: Node attributes, in the order ``Database.graph_nodes`` gives them after the id: (name, type).
 NODE_ATTRIBUTES = (
-    ("license", "license", "string"),
-    ("task", "pipeline_tag", "string"),
-    ("library", "library_name", "string"),
-    ("downloads", "downloads", "long"),
-    ("likes", "likes", "long"),
-    ("created", "created_at", "string"),
+    ("license", "string"),
+    ("task", "string"),
+    ("library", "string"),
+    ("downloads", "long"),
+    ("likes", "long"),
+    ("created", "string"),
 )
 EDGE_ATTRIBUTES = (("relation", "string"), ("source", "string"))
 _RANK = {relation: rank for rank, relation in enumerate(PRECEDENCE, start=1)}
@@ -33,10 +33,11 @@ def xml_text(value: Any) -> str:
 
 def nodes(db: Database, counted: Report) -> Iterator[tuple[str, dict[str, Any]]]:
     """(model id, attributes without nulls) for every stored model."""
+    names = [name for name, _t in NODE_ATTRIBUTES]
     done = 0
-    for batch in db.table_rows("models"):
-        for row in batch:
-            yield row["id"], {name: row[column] for name, column, _t in NODE_ATTRIBUTES if row[column] is not None}
+    for batch in db.graph_nodes():
+        for model, *values in batch:
+            yield model, {name: value for name, value in zip(names, values, strict=True) if value is not None}
         done += len(batch)
         counted(done)
 

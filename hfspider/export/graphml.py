@@ -13,7 +13,7 @@ def write_graphml(db: Database, path: Path, counted: Report) -> None:
     with path.open("w", encoding="utf-8") as out:
         out.write('<?xml version="1.0" encoding="UTF-8"?>\n')
         out.write('<graphml xmlns="http://graphml.graphdrawing.org/xmlns">\n')
-        for name, _column, kind in NODE_ATTRIBUTES:
+        for name, kind in NODE_ATTRIBUTES:
             out.write(f'<key id="{name}" for="node" attr.name="{name}" attr.type="{kind}"/>\n')
         for name, kind in EDGE_ATTRIBUTES:
             out.write(f'<key id="{name}" for="edge" attr.name="{name}" attr.type="{kind}"/>\n')
