@@ -157,6 +157,10 @@ def test_report_after_hub_index_of_the_real_families(real_records, tmp_path: Pat
     with ReplicaServer(Hub(real_records)) as server:
         result = crawl(tmp_path / "out", "hub_index", endpoint=server.url, settings={"LOG_LEVEL": "WARNING"})
     assert result.returncode == 0, result.stderr[-2000:]
+    not_derived = one_line_error(scrapy(tmp_path / "out", "report", "deepseek-ai/DeepSeek-V3"))
+    assert not_derived.endswith(
+        "no family stored for deepseek-ai/DeepSeek-V3; derive it from the stored edges: scrapy tree deepseek-ai/DeepSeek-V3"
+    )
     derived = scrapy(tmp_path / "out", "tree", *REAL_FAMILIES)
     assert derived.returncode == 0, derived.stderr
     done = scrapy(tmp_path / "out", "report")
@@ -245,7 +249,7 @@ def test_bad_input_is_one_line_and_writes_nothing(family_crawl, tmp_path: Path) 
     (target / "index.html").write_text("an earlier report")
     (target / "analysis.json").write_text("{}")
     unknown = one_line_error(scrapy(output, "report", "no-such/model", "-o", str(target)))
-    assert "not a crawled root: no-such/model" in unknown
+    assert "not in the database: no-such/model; crawl it: scrapy crawl model_tree -a root=no-such/model" in unknown
     assert sorted(p.name for p in target.iterdir()) == ["analysis.json", "index.html"]  # an earlier report stays as it was
     assert (target / "index.html").read_text() == "an earlier report"
 

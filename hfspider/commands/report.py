@@ -28,6 +28,14 @@ def open_stored(settings: object) -> Database:
     return db
 
 
+def unknown_roots(db: Database, roots: list[str]) -> str:
+    """What to do about roots without a stored family: derive it from stored models, or crawl it."""
+    stored = [root for root in roots if db.resolve_root(root)]
+    if stored:
+        return f"no family stored for {', '.join(stored)}; derive it from the stored edges: scrapy tree {' '.join(stored)}"
+    return f"not in the database: {', '.join(roots)}; crawl it: scrapy crawl model_tree -a root={','.join(roots)}"
+
+
 class Command(ScrapyCommand):
     requires_project = True
     default_settings = {"LOG_ENABLED": False}
@@ -58,10 +66,7 @@ class Command(ScrapyCommand):
                 found = db.family_roots(list(dict.fromkeys(args)))
                 unknown = [root for root, stored in found.items() if stored is None]
                 if unknown:
-                    raise UsageError(
-                        f"not a crawled root: {', '.join(unknown)}; crawl it: scrapy crawl model_tree -a root=ROOT",
-                        print_help=False,
-                    )
+                    raise UsageError(unknown_roots(db, unknown), print_help=False)
                 roots = list(dict.fromkeys(stored for stored in found.values() if stored))
             index = build_report(db, roots, folder, Progress("report"))
         except DatabaseError as error:
