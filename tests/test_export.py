@@ -68,6 +68,8 @@ def test_graph_formats_round_trip_through_networkx(indexed: Path, kind: str, tmp
         assert attrs.get("task") == row["pipeline_tag"]
         assert attrs.get("downloads") == row["downloads"] and attrs.get("likes") == row["likes"]
         assert attrs.get("created") == row["created_at"]
+        into = [r for (_p, c), r in pairs.items() if c == model_id]
+        assert attrs.get("relation") == (max(into, key=PRECEDENCE.index) if into else None)
     assert graph.nodes["odd/xml-chars"]["license"] == "a<b&c\"d'e"
 
 

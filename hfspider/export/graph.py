@@ -11,6 +11,7 @@ from hfspider.db import Database
 
 #: Node attributes, in the order ``Database.graph_nodes`` gives them after the id: (name, type).
 NODE_ATTRIBUTES = (
+    ("relation", "string"),
     ("license", "string"),
     ("task", "string"),
     ("library", "string"),
@@ -32,10 +33,10 @@ def xml_text(value: Any) -> str:
 
 
 def nodes(db: Database, counted: Report) -> Iterator[tuple[str, dict[str, Any]]]:
-    """(model id, attributes without nulls) for every stored model."""
+    """(model id, attributes without nulls) for every stored model; its ``relation`` is to its parents."""
     names = [name for name, _t in NODE_ATTRIBUTES]
     done = 0
-    for batch in db.graph_nodes():
+    for batch in db.graph_nodes(PRECEDENCE):
         for model, *values in batch:
             yield model, {name: value for name, value in zip(names, values, strict=True) if value is not None}
         done += len(batch)
