@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import JSON, Connection, MetaData, Table, Text, case, cast, column, delete, func, insert, select, table, text, update
+from sqlalchemy import JSON, Connection, MetaData, Table, Text, cast, column, delete, func, insert, select, table, text, update
 from sqlalchemy import inspect as inspect_db
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
@@ -546,24 +546,12 @@ class Database:
                 yield [tuple(row) for row in batch]
 
     @_translated
-    def graph_nodes(self, precedence: Sequence[str]) -> Iterator[list[tuple[Any, ...]]]:
-        """(id, relation, license, pipeline_tag, library_name, downloads, likes, created_at) per model, a batch
-        at a time. ``relation`` is that of its edges to stored parents, the latest in ``precedence`` when
-        they differ (None for a model with no stored parent)."""
-        parent = models.alias("parent")
-        rank = case({relation: rank for rank, relation in enumerate(precedence, start=1)}, value=edges.c.relation, else_=0)
-        relation = (
-            select(edges.c.relation)
-            .where(edges.c.child_id == models.c.id, edges.c.parent_id != models.c.id)
-            .where(edges.c.parent_id.in_(select(parent.c.id)))
-            .order_by(rank.desc(), edges.c.relation)
-            .limit(1)
-            .scalar_subquery()
-        )
-        names = ("license", "pipeline_tag", "library_name", "downloads", "likes", "created_at")
-        query = select(models.c.id, relation, *(models.c[n] for n in names)).order_by(models.c.id)
+    def graph_nodes(self) -> Iterator[list[tuple[Any, ...]]]:
+        """(id, license, pipeline_tag, library_name, downloads, likes, created_at) per model, a batch at a time."""
+        names = ("id", "license", "pipeline_tag", "library_name", "downloads", "likes", "created_at")
         with self._read() as conn:
-            for batch in conn.execution_options(yield_per=10 * CHUNK).execute(query).partitions():
+            result = conn.execution_options(yield_per=10 * CHUNK).execute(select(*(models.c[n] for n in names)).order_by(models.c.id))
+            for batch in result.partitions():
                 yield [tuple(row) for row in batch]
 
     def _reflected(self, name: str) -> Table:

@@ -33,12 +33,23 @@ def xml_text(value: Any) -> str:
 
 
 def nodes(db: Database, counted: Report) -> Iterator[tuple[str, dict[str, Any]]]:
-    """(model id, attributes without nulls) for every stored model; its ``relation`` is to its parents."""
-    names = [name for name, _t in NODE_ATTRIBUTES]
+    """(model id, attributes without nulls) for every stored model.
+
+    A node's ``relation`` is that of its edges to its parents; it takes one pass over the edges
+    first, holding one value per model with a parent (a third of them on the Hub).
+    """
+    relation: dict[str, str] = {}
+    for _parent, child, attrs in edges(db):
+        if _RANK.get(attrs["relation"], 0) >= _RANK.get(relation.get(child, ""), 0):
+            relation[child] = attrs["relation"]
+    names = [name for name, _t in NODE_ATTRIBUTES[1:]]
     done = 0
-    for batch in db.graph_nodes(PRECEDENCE):
+    for batch in db.graph_nodes():
         for model, *values in batch:
-            yield model, {name: value for name, value in zip(names, values, strict=True) if value is not None}
+            attrs = {name: value for name, value in zip(names, values, strict=True) if value is not None}
+            if model in relation:
+                attrs = {"relation": relation[model], **attrs}
+            yield model, attrs
         done += len(batch)
         counted(done)
 
