@@ -24,14 +24,17 @@ from sqlalchemy import create_engine, text
 
 from hfspider.replica import Hub, ReplicaServer, regular_family
 from hfspider.replica.truth import Truth
-from tests.conftest import ROOT, crawl, crawl_command
+from tests.conftest import ROOT, crawl_command
 from tests.test_postgres import postgres_url, snapshot  # noqa: F401  (a fixture, and its reader)
 
 REDIS = "redis://127.0.0.1:6379/0"
 
-FAMILY = regular_family("fam", 12, 3)  # 1 + 12 + 144 + 1,728 = 1,885 models
+FAMILY = regular_family("fam", 39, 2)  # 1 + 39 + 1,521 = 1,561 models
 FAMILY_TRUTH = Truth(FAMILY)
 FAMILY_ROOT = "fam/m"
+SMALL = regular_family("small", 9, 3)  # 1 + 9 + 81 + 729 = 820 models, one level deeper
+SMALL_TRUTH = Truth(SMALL)
+SMALL_ROOT = "small/m"
 
 
 @pytest.fixture
@@ -86,6 +89,20 @@ class Workers:
                 process.kill()
                 process.wait()
         return [p.returncode for p in self.processes]
+
+    def until_finished(self, db_url: str, timeout: float = 120) -> float:
+        """When (time.monotonic) the crawl's run was marked finished."""
+        engine = create_engine(db_url)
+        deadline = time.monotonic() + timeout
+        try:
+            while time.monotonic() < deadline:
+                with engine.connect() as conn:
+                    if conn.execute(text("SELECT COUNT(*) FROM crawl_runs WHERE outcome = 'finished'")).scalar():
+                        return time.monotonic()
+                time.sleep(0.05)
+        finally:
+            engine.dispose()
+        raise AssertionError(f"no run marked finished in {timeout} s:\n{self.logs()}")
 
     def logs(self) -> str:
         return "\n".join(path.read_text(errors="replace")[-3000:] for path in sorted(self.tmp_path.glob("worker-*.log")))
@@ -154,3 +171,86 @@ def test_three_workers_crawl_one_family_as_one_process_does(postgres_url: str, r
     assert {e["child_id"] for e in workers.feed("edges.jsonl")} == {e["child_id"] for e in alone.feed("edges.jsonl")}
     took_part = [log for log in tmp_path.glob("worker-*.log") if "began the shared crawl" in log.read_text() or "joined" in log.read_text()]
     assert len(took_part) == 3
+
+
+def test_workers_killed_mid_crawl_lose_nothing(postgres_url: str, redis_prefix: str, tmp_path: Path) -> None:  # noqa: F811
+    """kill -9 one worker early (and start another), then a second one later (not replaced): exact, at little cost."""
+    family = SMALL_TRUTH.down(SMALL_ROOT)
+    with ReplicaServer(Hub(SMALL), latency=0.05) as server:
+        workers = Workers(tmp_path, server, postgres_url, redis_prefix, f"root={SMALL_ROOT}")
+        first, second, _third = workers.start(3)
+        wait_for_stored(postgres_url, 100)
+        first.send_signal(signal.SIGKILL)
+        first.wait(30)
+        workers.start(1)
+        wait_for_stored(postgres_url, 450)
+        second.send_signal(signal.SIGKILL)
+        second.wait(30)
+        codes = workers.wait()
+        calls = hub_calls(server)
+    assert codes == [-signal.SIGKILL, -signal.SIGKILL, 0, 0], workers.logs()
+    assert members(postgres_url) == family
+    assert_exact_feeds(workers, family)
+    undisturbed = len(family) + 1  # one listing per model and the root's record
+    assert len(calls) <= 1.1 * undisturbed, f"{len(calls)} Hub calls; an undisturbed crawl makes {undisturbed}"
+
+
+def test_all_workers_killed_then_one_restarted_completes_exactly(postgres_url: str, redis_prefix: str, tmp_path: Path) -> None:  # noqa: F811
+    family = SMALL_TRUTH.down(SMALL_ROOT)
+    with ReplicaServer(Hub(SMALL), latency=0.05) as server:
+        workers = Workers(tmp_path, server, postgres_url, redis_prefix, f"root={SMALL_ROOT}")
+        started = workers.start(3)
+        wait_for_stored(postgres_url, 250)
+        for process in started:
+            process.send_signal(signal.SIGKILL)
+        for process in started:
+            process.wait(30)
+        before = stored(postgres_url)
+        workers.start(1)
+        codes = workers.wait()
+    assert before < len(family), "the crawl ended before the kill; the test proves nothing"
+    assert codes == [-signal.SIGKILL] * 3 + [0], workers.logs()
+    assert members(postgres_url) == family
+    assert_exact_feeds(workers, family)
+
+
+QUOTA_FAMILY = regular_family("q", 6, 3)  # 1 + 6 + 36 + 216 = 259 models
+
+
+def test_three_workers_share_one_quota(postgres_url: str, redis_prefix: str, tmp_path: Path) -> None:  # noqa: F811
+    """60 calls per 5 s for all three together: almost no 429, close to the floor (calls / quota x window)
+    from the first call to the run marked finished."""
+    quota, window = 60, 5.0
+    with ReplicaServer(Hub(QUOTA_FAMILY), quota=quota, window=window, latency=0.02) as server:
+        workers = Workers(tmp_path, server, postgres_url, redis_prefix, "root=q/m")
+        workers.start(3)
+        deadline = time.monotonic() + 60
+        while not server.requests and time.monotonic() < deadline:
+            time.sleep(0.02)
+        began = time.monotonic()
+        took = workers.until_finished(postgres_url) - began
+        codes = workers.wait()
+        calls = hub_calls(server)
+    assert codes == [0, 0, 0], workers.logs()
+    assert members(postgres_url) == Truth(QUOTA_FAMILY).down("q/m")
+    rejected = sum(1 for entry in calls if entry[2] == 429)
+    floor = (len(calls) - rejected) / quota * window
+    assert rejected <= 0.01 * len(calls), f"{rejected} 429s in {len(calls)} calls"
+    assert took <= 1.2 * floor, f"{took:.1f} s for a floor of {floor:.1f} s"
+
+
+def test_a_shared_crawl_refuses_sqlite_with_one_line(run_crawl) -> None:
+    result = run_crawl("root=org/model", settings={"REDIS_URL": REDIS})
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert "HFSPIDER_DB_URL=postgresql" in result.stderr.strip().splitlines()[-1]
+    assert not result.output.exists() or not any(result.output.iterdir())
+
+
+def test_a_shared_crawl_without_redis_stops_with_one_line(postgres_url: str, run_crawl) -> None:  # noqa: F811
+    with ReplicaServer(Hub(QUOTA_FAMILY)) as server:
+        result = run_crawl("root=q/m", endpoint=server.url, settings={"REDIS_URL": "redis://127.0.0.1:9", "HFSPIDER_DB_URL": postgres_url})
+        assert not server.requests
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
+    assert "no Redis server answers" in result.stderr.strip().splitlines()[-1]
