@@ -23,6 +23,7 @@ from scrapy_redis.queue import PriorityQueue
 from scrapy_redis.scheduler import Scheduler
 
 from hfspider.distributed.frontier import Frontier
+from hfspider.distributed.worker import SharedCrawl
 from hfspider.spiders.base import VISIT
 
 # A model is visited again only by a shorter path, and only when a depth limit makes that matter.
@@ -56,13 +57,13 @@ class SharedScheduler(Scheduler):
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> SharedScheduler:
-        from hfspider.distributed.worker import SharedCrawl
-
-        frontier = SharedCrawl.of(crawler).join()
+        worker = SharedCrawl.of(crawler)
+        frontier = worker.join()
         seen = VisitFilter(frontier.server, frontier.key("dupefilter"), frontier.key("visits"))
         scheduler = cls(server=frontier.server, persist=True, queue_key=frontier.key("requests"), dupefilter=seen)
         scheduler.frontier = frontier
         scheduler.stats = crawler.stats
+        worker.scheduler = scheduler
         return scheduler
 
     def open(self, spider: Spider) -> None:

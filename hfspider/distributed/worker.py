@@ -59,6 +59,7 @@ class SharedCrawl:
         self.timeout = crawler.settings.getfloat("HFSPIDER_WORKER_TIMEOUT")
         self.flush_seconds = crawler.settings.getfloat("HFSPIDER_FLUSH_SECONDS")
         self.frontier: Frontier | None = None
+        self.scheduler: Any = None  # the SharedScheduler, once the engine has built it
         self.beating: Any = None
 
     @classmethod
@@ -150,8 +151,7 @@ class SharedCrawl:
 
     def _complete(self, spider: Any) -> dict[str, Any] | None:
         """Decide, one worker at a time, whether the crawl is complete; if it is, complete it."""
-        frontier = self.join()
-        scheduler = self.crawler.engine._slot.scheduler  # type: ignore[union-attr]
+        frontier, scheduler = self.join(), self.scheduler
         if not frontier.lock(DECIDE_SECONDS):
             return None
         try:
