@@ -11,6 +11,7 @@ holding some does not shrink the budget for long.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import uuid
 from typing import Any
@@ -71,6 +72,7 @@ class SharedRateLimitMiddleware(RateLimitMiddleware):
         self._pace_script = server.register_script(_PACE)
         self._hold_script = server.register_script(_HOLD)
         self._release = server.register_script("return redis.call('ZREM', KEYS[2], ARGV[1])")
+        self._turn: asyncio.Lock | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> SharedRateLimitMiddleware:
@@ -84,13 +86,17 @@ class SharedRateLimitMiddleware(RateLimitMiddleware):
     async def process_request(self, request: Request, spider: Any = None) -> None:
         if not self._ours(request):
             return
+        # One request of this worker at a time asks Redis; the others wait their turn here, so a
+        # worker makes a few calls to Redis per second while it waits, not one per waiting request.
+        self._turn = self._turn or asyncio.Lock()
         ticket = uuid.uuid4().hex
-        while self.crawler.crawling:  # stopping: don't hold shutdown (see RateLimitMiddleware)
-            wait = float(self._take(keys=self.keys, args=[ticket, self.ticket_seconds, MARGIN]))
-            if wait <= 0:
-                request.meta[TICKET] = ticket
-                return
-            await self.sleep(min(wait, POLL))
+        async with self._turn:
+            while self.crawler.crawling:  # stopping: don't hold shutdown (see RateLimitMiddleware)
+                wait = float(self._take(keys=self.keys, args=[ticket, self.ticket_seconds, MARGIN]))
+                if wait <= 0:
+                    request.meta[TICKET] = ticket
+                    return
+                await self.sleep(min(wait, POLL))
 
     def _landed(self, request: Request) -> None:
         ticket = request.meta.pop(TICKET, None)
