@@ -12,16 +12,15 @@ from __future__ import annotations
 import json
 import os
 import socket
-import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
 from redis import Redis
 
-#: What a worker tells the others. ``busy`` from the moment it takes a request; ``idle`` when it has
-#: nothing left; ``drained`` once idle longer than the store needs to write what it holds.
-BUSY, IDLE, DRAINED = "busy", "idle", "drained"
+#: What a worker tells the others: ``busy`` from the moment it takes a request; ``drained`` once it
+#: has nothing left and everything it read is in the database.
+BUSY, DRAINED = "busy", "drained"
 #: How long the outcome of a completed generation stays readable for workers that were idle.
 DONE_TTL = 24 * 3600
 
@@ -84,7 +83,6 @@ class Frontier:
         self.generation = ""
         self.seeder = False  # this worker began the generation: its start requests are the crawl's
         self.state = BUSY
-        self.idle_since = 0.0
         self._pop = server.register_script(_POP)
         self._beat = server.register_script(_BEAT)
         self._finish = server.register_script(_FINISH)
@@ -115,15 +113,11 @@ class Frontier:
 
     # -- this worker's state ------------------------------------------------
 
-    def idle(self) -> None:
-        if self.state == BUSY:
-            self.state, self.idle_since = IDLE, time.monotonic()
-            self.beat()
-
-    def drain(self, after: float) -> None:
-        """Idle longer than ``after`` seconds: everything this worker answered is in the database."""
-        if self.state == IDLE and time.monotonic() - self.idle_since > after:
+    def drained(self) -> None:
+        """Nothing left to do, and everything this worker read is written."""
+        if self.state != DRAINED:
             self.state = DRAINED
+            self.beat()
 
     def beat(self) -> None:
         self._beat(keys=[self.key("workers"), self.key("beats")], args=[self.worker, self.state])

@@ -57,7 +57,6 @@ class SharedCrawl:
         self.server = server
         self.settings = crawler.settings
         self.timeout = crawler.settings.getfloat("HFSPIDER_WORKER_TIMEOUT")
-        self.flush_seconds = crawler.settings.getfloat("HFSPIDER_FLUSH_SECONDS")
         self.frontier: Frontier | None = None
         self.scheduler: Any = None  # the SharedScheduler, once the engine has built it
         self.beating: Any = None
@@ -70,6 +69,8 @@ class SharedCrawl:
         if spider is not None and not hasattr(spider, "lost_work"):
             raise SettingError(f"-s REDIS_URL: the {spider.name} spider cannot share a crawl; run it without REDIS_URL")
         args = getattr(spider, "args", None)
+        if getattr(args, "strategy", None) == "index":
+            raise SettingError("-s REDIS_URL: a shared crawl lists its family; strategy=index walks the Hub in one process")
         if getattr(args, "top", None) or getattr(args, "direction", "down") != "down":
             raise SettingError(
                 "-s REDIS_URL: a shared crawl goes down from roots given by root= or roots_file=; "
@@ -112,10 +113,8 @@ class SharedCrawl:
         self.beating.start(POLL, now=False)
 
     def beat(self) -> None:
-        frontier = self.join()
-        frontier.drain(after=self.flush_seconds + POLL)
         try:
-            frontier.beat()
+            self.join().beat()
         except RedisError as error:
             logger.warning("shared crawl: heartbeat failed (%s); retrying", error)
 
@@ -127,7 +126,9 @@ class SharedCrawl:
 
     def spider_idle(self, spider: Any) -> None:
         frontier = self.join()
-        frontier.idle()
+        if frontier.state != DRAINED:
+            self.run.flush()  # what the others (and the check below) read from the database is all there
+            frontier.drained()
         outcome = frontier.outcome()
         if outcome is None and frontier.state == DRAINED:
             outcome = self._complete(spider)
@@ -135,7 +136,7 @@ class SharedCrawl:
             raise DontCloseSpider
         stats = self.crawler.stats
         for name in ("root_errors", "failures"):
-            if outcome.get(name):
+            if outcome.get(name):  # the crawl's, whichever worker met them
                 stats.set_value(f"hfspider/{name}", max(outcome[name], stats.get_value(f"hfspider/{name}", 0)))
 
     def spider_closed(self, spider: Any, reason: str) -> None:

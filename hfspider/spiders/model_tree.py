@@ -111,7 +111,8 @@ class ModelTreeSpider(WalkingSpider):
 
     def _maybe_switch(self) -> Iterator[Request]:
         """Under ``auto``, walk the Hub once listing looks more than twice as expensive."""
-        if self.args.strategy != "auto" or self.mode == INDEX or self.args.direction == "up":
+        # A crawl shared by many workers lists: a walk's chain of pages is one process's to follow.
+        if self.args.strategy != "auto" or self.mode == INDEX or self.args.direction == "up" or self.run.shared:
             return
         listing, index = self._listing_cost(), self._index_cost()
         if listing <= 2 * index:
