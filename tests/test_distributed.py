@@ -24,7 +24,7 @@ from sqlalchemy import create_engine, text
 
 from hfspider.replica import Hub, ReplicaServer, regular_family
 from hfspider.replica.truth import Truth
-from tests.conftest import ROOT, crawl_command
+from tests.conftest import ROOT, CrawlResult, crawl_command, start_crawl
 from tests.test_postgres import postgres_url, snapshot  # noqa: F401  (a fixture, and its reader)
 
 REDIS = "redis://127.0.0.1:6379/0"
@@ -148,14 +148,16 @@ def assert_exact_feeds(workers: Workers, family: dict[str, int]) -> None:
     assert not list(workers.output.glob("*.partial"))
 
 
-def test_three_workers_crawl_one_family_as_one_process_does(postgres_url: str, redis_prefix: str, run_crawl, tmp_path: Path) -> None:  # noqa: F811
-    with ReplicaServer(Hub(FAMILY), latency=0.02) as server:
-        alone = run_crawl(f"root={FAMILY_ROOT}", endpoint=server.url)
-        server.reset_log()
+def test_three_workers_crawl_one_family_as_one_process_does(postgres_url: str, redis_prefix: str, tmp_path: Path) -> None:  # noqa: F811
+    """The single-process crawl runs beside the workers, against a replica of its own."""
+    with ReplicaServer(Hub(FAMILY), latency=0.02) as server, ReplicaServer(Hub(FAMILY), latency=0.02) as own:
+        single = start_crawl(tmp_path / "alone", "model_tree", f"root={FAMILY_ROOT}", endpoint=own.url)
         workers = Workers(tmp_path, server, postgres_url, redis_prefix, f"root={FAMILY_ROOT}")
         workers.start(3)
         codes = workers.wait()
+        _out, err = single.communicate(timeout=120)
         calls = hub_calls(server)
+    alone = CrawlResult(single.returncode, "", err, tmp_path / "alone")
     assert alone.returncode == 0, alone.stderr[-2000:]
     assert codes == [0, 0, 0], workers.logs()
     family = FAMILY_TRUTH.down(FAMILY_ROOT)
