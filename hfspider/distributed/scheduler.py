@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from redis import Redis
+from redis.exceptions import RedisError
 from scrapy import Request
 from scrapy.crawler import Crawler
 from scrapy.spiders import Spider
@@ -88,7 +89,10 @@ class SharedScheduler(Scheduler):
         return True
 
     def next_request(self) -> Request | None:
-        data = self.frontier.pop(self.queue.key)
+        try:
+            data = self.frontier.pop(self.queue.key)
+        except RedisError:
+            return None  # idle then, and the worker's idle check says what went wrong
         if data is None:
             return None
         if self.stats:

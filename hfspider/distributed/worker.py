@@ -21,11 +21,12 @@ from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DontCloseSpider, NotConfigured
 from scrapy.http import Response
+from scrapy.utils.defer import deferred_from_coro
 from scrapy_redis.connection import get_redis_from_settings
 from twisted.internet import task
 
 from hfspider.config import SettingError
-from hfspider.db import now
+from hfspider.db import DatabaseError, now
 from hfspider.distributed.frontier import DRAINED, Frontier
 from hfspider.extensions.crawlrun import CrawlRun
 from hfspider.hub.status import NOT_THERE
@@ -125,19 +126,31 @@ class SharedCrawl:
             self.join().root_error(root)
 
     def spider_idle(self, spider: Any) -> None:
-        frontier = self.join()
-        if frontier.state != DRAINED:
-            self.run.flush()  # what the others (and the check below) read from the database is all there
-            frontier.drained()
-        outcome = frontier.outcome()
-        if outcome is None and frontier.state == DRAINED:
-            outcome = self._complete(spider)
+        try:
+            outcome = self._idle(spider)
+        except DatabaseError as error:
+            self.run.database_failed(error)
+            raise DontCloseSpider from None
+        except RedisError as error:
+            # What this worker had not stored is found again by the others; it stops, saying why.
+            logger.error("shared crawl: Redis failed (%s); this worker stops (run the same command again to rejoin)", error)
+            self.crawler.stats.set_value("hfspider/db_error", f"Redis failed: {error}")
+            deferred_from_coro(self.crawler.engine.close_spider_async(reason="redis_error"))
+            raise DontCloseSpider from None
         if outcome is None:
             raise DontCloseSpider
         stats = self.crawler.stats
         for name in ("root_errors", "failures"):
             if outcome.get(name):  # the crawl's, whichever worker met them
                 stats.set_value(f"hfspider/{name}", max(outcome[name], stats.get_value(f"hfspider/{name}", 0)))
+
+    def _idle(self, spider: Any) -> dict[str, Any] | None:
+        """The crawl's outcome once it is complete (this worker may be the one to complete it), else None."""
+        frontier = self.join()
+        if frontier.state != DRAINED:
+            self.run.flush()  # what the others (and the check below) read from the database is all there
+            frontier.drained()
+        return frontier.outcome() or self._complete(spider)
 
     def spider_closed(self, spider: Any, reason: str) -> None:
         if self.beating is not None and self.beating.running:
