@@ -41,10 +41,13 @@ redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
 return found[1]
 """
 
+# A worker that beats on after its generation ended leaves nothing behind for long.
 _BEAT = """
 local now = redis.call('TIME')
 redis.call('ZADD', KEYS[2], now[1] + now[2] / 1000000, ARGV[1])
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+redis.call('EXPIRE', KEYS[2], ARGV[3])
 """
 
 _FINISH = """
@@ -120,7 +123,7 @@ class Frontier:
             self.beat()
 
     def beat(self) -> None:
-        self._beat(keys=[self.key("workers"), self.key("beats")], args=[self.worker, self.state])
+        self._beat(keys=[self.key("workers"), self.key("beats")], args=[self.worker, self.state, DONE_TTL])
 
     def leave(self) -> None:
         self.forget(self.worker)
