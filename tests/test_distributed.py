@@ -256,3 +256,17 @@ def test_a_shared_crawl_without_redis_stops_with_one_line(postgres_url: str, run
     assert result.returncode == 2, result.stderr[-2000:]
     assert "Traceback" not in result.stderr
     assert "no Redis server answers" in result.stderr.strip().splitlines()[-1]
+
+
+@pytest.mark.parametrize(("argument", "said"), [("top=2", "top="), ("strategy=index", "strategy=index")])
+def test_what_a_shared_crawl_cannot_do_is_refused_with_one_line(
+    argument: str, said: str, postgres_url: str, redis_prefix: str, run_crawl  # noqa: F811
+) -> None:
+    with ReplicaServer(Hub(QUOTA_FAMILY)) as server:
+        settings = {"REDIS_URL": REDIS, "HFSPIDER_DB_URL": postgres_url, "HFSPIDER_REDIS_PREFIX": redis_prefix}
+        result = run_crawl("root=q/m", argument, endpoint=server.url, settings=settings)
+        assert not server.requests
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: -s REDIS_URL") and said in last

@@ -12,8 +12,6 @@ model_tree does in one process. scrapy-redis's ``open()`` logs through
 
 from __future__ import annotations
 
-from typing import Any
-
 from redis import Redis
 from redis.exceptions import RedisError
 from scrapy import Request
@@ -101,6 +99,3 @@ class SharedScheduler(Scheduler):
 
     def seen_keys(self) -> list[str]:
         return [self.df.key, self.df.visits]
-
-    def close(self, reason: Any) -> None:
-        """Persistent: the frontier outlives every worker until the crawl completes."""
