@@ -219,6 +219,7 @@ def test_all_workers_killed_then_one_restarted_completes_exactly(postgres_url: s
 QUOTA_FAMILY = regular_family("q", 6, 3)  # 1 + 6 + 36 + 216 = 259 models
 
 
+@pytest.mark.serial
 def test_three_workers_share_one_quota(postgres_url: str, redis_prefix: str, tmp_path: Path) -> None:  # noqa: F811
     """60 calls per 5 s for all three together: almost no 429, close to the floor (calls / quota x window)
     from the first call to the run marked finished."""
