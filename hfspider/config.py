@@ -44,6 +44,15 @@ def check_settings(settings: Any) -> None:
     _number(settings, "HFSPIDER_INDEX_MAX_AGE", float, 0)
     _folder(settings, "HFSPIDER_OUTPUT")
     _folder(settings, "JOBDIR")
+    if settings.get("REDIS_URL"):
+        if not str(settings.get("HFSPIDER_DB_URL") or "").startswith("postgresql"):
+            raise SettingError(
+                "-s REDIS_URL: the workers of a shared crawl need one database they all reach; "
+                "add -s HFSPIDER_DB_URL=postgresql+psycopg://USER@HOST/DB (SQLite is one machine's file)"
+            )
+        if settings.get("JOBDIR"):
+            raise SettingError("-s JOBDIR: a crawl shared through REDIS_URL keeps its queue in Redis; leave JOBDIR out")
+        _number(settings, "HFSPIDER_WORKER_TIMEOUT", float, 0, strict=True)
     problem = check_endpoint(endpoint(settings.get("HF_ENDPOINT")))
     if problem:
         raise SettingError(problem)

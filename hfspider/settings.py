@@ -114,4 +114,15 @@ EXTENSIONS = {
     "hfspider.extensions.crawlrun.CrawlRun": 0,
 }
 LOGSTATS_INTERVAL = 30.0
+
+# -- One crawl, many workers (scrapy-redis) -----------------------------------
+# A Redis URL (redis://HOST:6379/0) makes every model_tree worker started with it and the same
+# arguments one crawl: one frontier and seen-set, one quota per token, one end (see README).
+# Empty: a crawl in this process alone. Needs a PostgreSQL HFSPIDER_DB_URL that every worker reaches.
+REDIS_URL = ""
+# Every key hfspider keeps in Redis starts with this (crawls by crawl key, quotas by Hub and token).
+HFSPIDER_REDIS_PREFIX = "hfspider"
+# A worker whose heartbeat is older than this is taken for dead: what it had not stored is crawled again.
+HFSPIDER_WORKER_TIMEOUT = 30.0
+ADDONS = {"hfspider.distributed.addon.SharedCrawlAddon": 0}
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"

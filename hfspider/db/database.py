@@ -139,15 +139,18 @@ class Database:
         return Path(parsed.database).parent if parsed.get_backend_name() == "sqlite" and parsed.database else None
 
     @_translated
-    def lock_crawl(self, key: str) -> bool:
+    def lock_crawl(self, key: str, shared: bool = False) -> bool:
         """Hold PostgreSQL's session lock on a crawl key until ``unlock_crawl`` or the end of the process.
 
-        False when another live session holds it. A SQLite file is locked through its folder instead.
+        False when another live session holds it (``shared``: the workers of one shared crawl hold it
+        together, and a single-process crawl of the same key is refused while they do, and the other
+        way round). A SQLite file is locked through its folder instead.
         """
         if self.engine.dialect.name != "postgresql" or self._lock is not None:
             return True
         conn = self.engine.connect()
-        if conn.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": int(key[:15], 16)}).scalar():
+        function = "pg_try_advisory_lock_shared" if shared else "pg_try_advisory_lock"
+        if conn.execute(text(f"SELECT {function}(:key)"), {"key": int(key[:15], 16)}).scalar():
             conn.commit()
             self._lock = conn  # kept open: the lock lives as long as this session
             return True
@@ -254,10 +257,11 @@ class Database:
             return int(conn.execute(insert(crawl_runs).values(**values)).inserted_primary_key[0])
 
     @_translated
-    def finish_run(self, run_id: int, key: str, outcome: str, finished_at: str, stats: dict[str, Any]) -> None:
-        """Record how the run ended; a complete crawl's resume state is cleared with it."""
+    def finish_run(self, run_id: int, key: str, outcome: str, finished_at: str, stats: dict[str, Any], clear: bool = True) -> None:
+        """Record how the run ended; a complete crawl's resume state is cleared with it (unless ``clear`` is
+        False: a worker of a shared crawl that another worker completed)."""
         with self.engine.begin() as conn:
-            if outcome in COMPLETE:
+            if clear and outcome in COMPLETE:
                 for table in (crawl_state, failures, walk_state):
                     conn.execute(delete(table).where(table.c.crawl_key == key))
             conn.execute(update(crawl_runs).where(crawl_runs.c.id == run_id).values(finished_at=finished_at, outcome=outcome, stats=stats))

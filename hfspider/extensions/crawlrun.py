@@ -112,13 +112,19 @@ class CrawlRun:
         self.key = crawl_key(self.spider_name, self.arguments)
         jobdir = crawler.settings.get("JOBDIR")
         self.jobdir = Path(jobdir) if jobdir else None
+        # A worker of a crawl shared through REDIS_URL completes it only when it is the one to notice its
+        # end (hfspider.distributed); until then its close writes no trees and leaves the resume state.
+        self.shared = bool(crawler.settings.get("REDIS_URL"))
+        self.completes = not self.shared
         # One writer per output folder, and per crawl in a shared database; a killed holder's locks are gone with it.
+        # The workers of a shared crawl hold the crawl's lock together; only the one completing it writes to the folder.
         self.locks: list[FolderLock] = []
         try:
-            self.locks.append(FolderLock(Path(self.output)).acquire())
+            if not self.shared:
+                self.locks.append(FolderLock(Path(self.output)).acquire())
             if database.folder is not None and database.folder.resolve() != Path(self.output).resolve():
                 self.locks.append(FolderLock(database.folder).acquire())
-            if not database.lock_crawl(self.key):
+            if not database.lock_crawl(self.key, shared=self.shared):
                 raise Busy(f"another live crawl with the same spider and arguments is writing to {database.shown}; wait for it to end")
             self.history: list[Run] = database.runs(self.key)
             self.queue_intact = self._check_jobdir() if self.jobdir else False
@@ -367,11 +373,11 @@ class CrawlRun:
         outcome = self.outcome(reason)
         stats = self.crawler.stats
         try:
-            if outcome.complete and self.sweep_since is not None:
+            if outcome.complete and self.completes and self.sweep_since is not None:
                 gone = self.db.mark_gone(self.sweep_since)
                 stats.set_value("hfspider/gone", gone)
                 logger.info("%d stored models are no longer on the Hub (models.deleted_at)", gone)
-            if outcome.complete and self.tree_spec is not None:
+            if outcome.complete and self.completes and self.tree_spec is not None:
                 trees, _missing = write_trees(self.db, self.output, self.roots, self.tree_spec)
                 for tree in trees:
                     logger.info("tree %s: %d models", tree.root, len(tree.depth))
@@ -382,7 +388,7 @@ class CrawlRun:
             stats.set_value("hfspider/outcome", outcome.value)
             if self.run_id is not None:
                 snapshot = json.loads(json.dumps(stats.get_stats(), default=str))
-                self.db.finish_run(self.run_id, self.key, outcome.value, now(), snapshot)
+                self.db.finish_run(self.run_id, self.key, outcome.value, now(), snapshot, clear=self.completes)
         except (DatabaseError, OSError) as error:
             self.db_error = str(error)  # feeds stay .partial: the crawl did not end as a whole
             stats.set_value("hfspider/outcome", Outcome.STOPPED.value)

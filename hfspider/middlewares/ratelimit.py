@@ -101,14 +101,22 @@ class RateLimitMiddleware:
         self.stats.set_value("hfspider/quota_remaining", budget.remaining)
         self.stats.set_value("hfspider/quota_reset", budget.reset)
 
+    def _landed(self, request: Request) -> None:
+        """A request is no longer in flight."""
+        self.in_flight = max(self.in_flight - 1, 0)
+
+    def _hold(self, wait: float) -> None:
+        """A 429: nothing more is sent for ``wait`` seconds."""
+        self.remaining, self.reset_at = 0, self.clock() + wait - MARGIN
+
     def process_exception(self, request: Request, exception: BaseException, spider: Any = None) -> None:
         if self._ours(request):
-            self.in_flight = max(self.in_flight - 1, 0)
+            self._landed(request)
 
     def process_response(self, request: Request, response: Response, spider: Any = None) -> Request | Response:
         if not self._ours(request):
             return response
-        self.in_flight = max(self.in_flight - 1, 0)
+        self._landed(request)
         budget = parse(_header(response, b"RateLimit"), _header(response, b"RateLimit-Policy"))
         self._pace(budget)
         if response.status != 429:
@@ -121,7 +129,7 @@ class RateLimitMiddleware:
         if wait is None:  # no hint at all: back off, doubling up to a minute
             wait = min(2.0 ** (self.rate_limited - 1), 60.0)
         wait = max(wait, 1.0)  # as huggingface_hub does (t + 1): never hammer on "0"
-        self.remaining, self.reset_at = 0, self.clock() + wait - MARGIN
+        self._hold(wait)
         self.stats.inc_value("hfspider/rate_limited")
         logger.info("Hub quota used up (429): waiting %.1f s, then retrying %s", wait, request.url)
         # The same request again, bypassing the dupefilter; a 429 is not a failure and not a retry.

@@ -20,6 +20,10 @@ from hfspider.items import EdgeItem, ModelItem
 from hfspider.marks import Failed
 from hfspider.middlewares.superseded import Superseded
 
+#: Meta key of a request that visits a model for the first time: (walk, model, depth, or None when
+#: no depth limit makes a shorter path matter). A scheduler shared by many workers deduplicates by it.
+VISIT = "hf_visit"
+
 
 class HubSpider(scrapy.Spider):
     """Base for spiders that read ``/api/models``; subclasses set ``args`` to their parsed arguments (a dataclass)."""
@@ -82,6 +86,11 @@ class HubSpider(scrapy.Spider):
         response = getattr(failure.value, "response", None)
         status = response.status if response is not None else None
         yield self.pass_again_or_fail(request, status, f"{type(failure.value).__name__}: {failure.getErrorMessage()}")
+
+    def first_visit(self, request: Request, walk: str, model: str, depth: int | None) -> Request:
+        """Mark ``request`` as the first visit of ``model`` on this walk (see ``VISIT``)."""
+        request.meta[VISIT] = (walk, model, depth)
+        return request
 
     def replay_request(self) -> Request:
         """A local ``data:`` request whose callback replays stored items.

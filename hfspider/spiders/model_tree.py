@@ -111,7 +111,8 @@ class ModelTreeSpider(WalkingSpider):
 
     def _maybe_switch(self) -> Iterator[Request]:
         """Under ``auto``, walk the Hub once listing looks more than twice as expensive."""
-        if self.args.strategy != "auto" or self.mode == INDEX or self.args.direction == "up":
+        # A crawl shared by many workers lists: a walk's chain of pages is one process's to follow.
+        if self.args.strategy != "auto" or self.mode == INDEX or self.args.direction == "up" or self.run.shared:
             return
         listing, index = self._listing_cost(), self._index_cost()
         if listing <= 2 * index:
@@ -308,18 +309,33 @@ class ModelTreeSpider(WalkingSpider):
             return
         for edge in edges:
             if self._follows(edge.relation) and self._first_or_shorter("up", edge.parent_id, distance):
-                yield Request(
+                request = Request(
                     model_url(self.hub, edge.parent_id),
                     callback=self.parse_parent,
                     errback=self.failed,
                     meta={"hf_model": edge.parent_id, "hf_depth": distance, "hf_family": True, "handle_httpstatus_list": list(NOT_THERE)},
                     dont_filter=True,
                 )
+                yield self.first_visit(request, "up", edge.parent_id, self._limited(distance))
 
     def _children(self, model: str, depth: int) -> Iterator[Request]:
         if self.mode == INDEX or (self.args.max_depth is not None and depth >= self.args.max_depth):
             return
         if self._first_or_shorter("down", model, depth):
+            yield self.first_visit(self._listing(model, depth), "down", model, self._limited(depth))
+
+    def _limited(self, depth: int) -> int | None:
+        """The depth a first visit is deduplicated by: only a depth limit makes a shorter path matter."""
+        return depth if self.args.max_depth is not None else None
+
+    def lost_work(self, roots: Iterable[str], listings: Iterable[tuple[str, int]]) -> Iterator[Request]:
+        """Requests again for what a shared crawl lost with a worker that died: roots never stored,
+        listings never completed (the database says which)."""
+        for root in roots:
+            request = self._root_request(root)
+            if request:
+                yield request
+        for model, depth in listings:
             yield self._listing(model, depth)
 
     @property
