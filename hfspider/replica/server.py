@@ -20,9 +20,10 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from itertools import count
 from types import TracebackType
-from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
-from .store import BadCursor, BadRequest, Hub, ListQuery, parse_model_expand, revision_exists
+from .store import BadCursor, BadRequest, Hub, ListQuery, _sha, parse_model_expand, revision_exists
+from .website import Pages, Website, card_path, not_found_page, rate_limited_page, space_record
 
 FAULT_KINDS = ("500", "502", "503", "504", "reset", "truncate", "slow", "garbage")
 #: What a "garbage" fault answers with status 200: a page from some proxy, not JSON.
@@ -36,6 +37,9 @@ INVALID_LOGIN = "Invalid username or password."
 DISABLED = "Access to this resource is disabled."
 
 Request = tuple[str, str, int, str | None]  # method, path with query, status (0: reset), Authorization
+#: The Hub's three budgets; `/robots.txt` counts in none.
+BUCKETS = ("api", "pages", "resolvers")
+HTML = "text/html; charset=utf-8"
 
 
 @dataclass
@@ -43,6 +47,17 @@ class _Response:
     status: int
     body: object
     headers: list[tuple[str, str]] = field(default_factory=list)
+    content_type: str = "application/json; charset=utf-8"
+
+
+def bucket_of(path: str) -> str | None:
+    """Which budget a request path spends: files (also `/api/resolve-cache/`), the API, or pages."""
+    path = path.split("?", 1)[0]
+    if path == "/robots.txt":
+        return None
+    if path.startswith("/api/resolve-cache/") or "/resolve/" in path or "/raw/" in path:
+        return "resolvers"
+    return "api" if path.startswith("/api/") or path == "/api" else "pages"
 
 
 def _error(status: int, message: str, code: str | None = None) -> _Response:
@@ -54,10 +69,10 @@ def _error(status: int, message: str, code: str | None = None) -> _Response:
 
 
 class _RateLimiter:
-    """One `api` bucket counted over fixed windows aligned on the server's start."""
+    """One bucket counted over fixed windows aligned on the server's start."""
 
-    def __init__(self, quota: int | None, window: float) -> None:
-        self.quota, self.window = quota, window
+    def __init__(self, quota: int | None, window: float, name: str = "api") -> None:
+        self.quota, self.window, self.name = quota, window, name
         self._lock = threading.Lock()
         self._start = time.monotonic()
         self._current: tuple[int, float] = (-1, window)
@@ -74,7 +89,7 @@ class _RateLimiter:
             allowed = self._used < quota
             self._used += allowed
             reset = max(1, math.ceil((current[0] + 1) * self.window - elapsed))
-            return _Budget(allowed, quota - self._used, reset, quota, self.window)
+            return _Budget(allowed, quota - self._used, reset, quota, self.window, self.name)
 
 
 @dataclass(frozen=True)
@@ -86,11 +101,12 @@ class _Budget:
     reset: int
     quota: int
     window: float
+    name: str = "api"
 
     def headers(self) -> list[tuple[str, str]]:
         return [
-            ("RateLimit", f'"api";r={self.remaining};t={self.reset}'),
-            ("RateLimit-Policy", f'"fixed window";"api";q={self.quota};w={self.window:g}'),
+            ("RateLimit", f'"{self.name}";r={self.remaining};t={self.reset}'),
+            ("RateLimit-Policy", f'"fixed window";"{self.name}";q={self.quota};w={self.window:g}'),
         ]
 
 
@@ -192,6 +208,9 @@ class ReplicaServer:
         ascending_created: bool = True,
         slow_seconds: float = 2.0,
         hostile_link: str | None = None,
+        site: Website | None = None,
+        page_quota: int | None = None,
+        resolver_quota: int | None = None,
     ) -> None:
         if limit_over_max not in ("400", "clamp"):
             raise ValueError("limit_over_max must be '400' or 'clamp'")
@@ -202,8 +221,12 @@ class ReplicaServer:
         if not 0 <= port <= 65535:
             raise ValueError("port must be between 0 and 65535")
         self.hub = hub
-        self._limiter = _RateLimiter(None, 300)
+        self.site = site or Website()
+        self.pages = Pages(hub, self.site)
+        self._limiters = {name: _RateLimiter(None, 300, name) for name in BUCKETS}
+        self._limiter = self._limiters["api"]
         self.quota, self.window = quota, window
+        self.page_quota, self.resolver_quota = page_quota, resolver_quota
         self.retry_after = retry_after
         self.latency = latency
         self._faults = _Faults(faults, faults_seed)
@@ -214,6 +237,7 @@ class ReplicaServer:
         self.hostile_link = hostile_link
         self._endless = count(1)
         self.requests: list[Request] = []
+        self.request_times: list[float] = []  # time.monotonic() of each entry of `requests`
         self._log_lock = threading.Lock()
         self._address = (host, port)
         self._httpd: _HTTPServer | None = None
@@ -230,14 +254,38 @@ class ReplicaServer:
         self._limiter.quota = value
 
     @property
+    def page_quota(self) -> int | None:
+        """HTML pages per window (the `pages` bucket)."""
+        return self._limiters["pages"].quota
+
+    @page_quota.setter
+    def page_quota(self, value: int | None) -> None:
+        if value is not None and value < 1:
+            raise ValueError("page_quota must be >= 1 or None")
+        self._limiters["pages"].quota = value
+
+    @property
+    def resolver_quota(self) -> int | None:
+        """File downloads per window (the `resolvers` bucket)."""
+        return self._limiters["resolvers"].quota
+
+    @resolver_quota.setter
+    def resolver_quota(self, value: int | None) -> None:
+        if value is not None and value < 1:
+            raise ValueError("resolver_quota must be >= 1 or None")
+        self._limiters["resolvers"].quota = value
+
+    @property
     def window(self) -> float:
         return self._limiter.window
 
     @window.setter
     def window(self, value: float) -> None:
+        """One window length for the three buckets."""
         if value <= 0:
             raise ValueError("window must be > 0")
-        self._limiter.window = value
+        for limiter in self._limiters.values():
+            limiter.window = value
 
     @property
     def latency(self) -> float:
@@ -308,18 +356,28 @@ class ReplicaServer:
     def reset_log(self) -> None:
         with self._log_lock:
             self.requests.clear()
+            self.request_times.clear()
 
     def serve(self, handler: BaseHTTPRequestHandler) -> None:
-        """Answer one request: latency, then the rate limit, then maybe a fault, else the route."""
+        """Answer one request: latency, then the rate limit of its bucket, then maybe a fault, else the route."""
         auth = handler.headers.get("Authorization")
         if self.latency:
             time.sleep(self.latency)
-        budget = self._limiter.take()
+        bucket = bucket_of(handler.path)
+        if bucket is None:
+            response = _Response(200, self.site.robots.encode(), content_type="text/plain; charset=utf-8")
+            self._log(handler, response.status, auth)
+            _write(handler, response, truncate=False)
+            return
+        budget = self._limiters[bucket].take()
         fault = None
         if not budget.allowed:
-            response = _error(429, "You have exceeded our rate limit. Please retry later.")
-            if self.retry_after:
-                response.headers.append(("Retry-After", str(budget.reset)))
+            if bucket == "pages":  # a big HTML page, no Retry-After, no error code
+                response = _Response(429, rate_limited_page().encode(), content_type=HTML)
+            else:
+                response = _error(429, "You have exceeded our rate limit. Please retry later.")
+                if self.retry_after:
+                    response.headers.append(("Retry-After", str(budget.reset)))
         else:
             fault = self._faults.draw()
             if fault == "reset":
@@ -342,6 +400,7 @@ class ReplicaServer:
         # Logged before the answer goes out, so a client that has its answer sees the entry.
         with self._log_lock:
             self.requests.append((handler.command, handler.path, status, auth))
+            self.request_times.append(time.monotonic())
 
     def _route(self, target: str, auth: str | None) -> _Response:
         parts = urlsplit(target)
@@ -353,7 +412,85 @@ class ReplicaServer:
             return self._list(params)
         if path.startswith("/api/models/"):
             return self._model(path.removeprefix("/api/models/"), params, auth is not None)
-        return _error(404, "Sorry, we can't find the page you are looking for.")
+        if path == "/api/spaces":
+            return self._spaces(params)
+        if path.startswith("/api/resolve-cache/models/"):
+            return self._cached_file(path.removeprefix("/api/resolve-cache/models/"))
+        segments = [unquote(s) for s in path.split("/")[1:]]
+        if "resolve" in segments[1:3] or "raw" in segments[1:3]:
+            return self._card(segments, auth)
+        if path == "/models":
+            return self._web_listing(params)
+        if path.startswith("/api") or not 1 <= len(segments) <= 2 or not all(segments):
+            return _error(404, "Sorry, we can't find the page you are looking for.")
+        return self._model_page("/".join(segments))
+
+    # -- the website ---------------------------------------------------------------
+
+    def _model_page(self, model_id: str) -> _Response:
+        renamed = self.site.renames.get(model_id) or {k.lower(): v for k, v in self.site.renames.items()}.get(model_id.lower())
+        if renamed is not None:
+            return _Response(301, b"", [("Location", f"/{quote(renamed, safe='/')}")], content_type=HTML)
+        rec = self.hub.get(model_id)
+        if rec is None or rec.get("private"):
+            return _Response(404, not_found_page().encode(), content_type=HTML)
+        if rec.get("disabled"):
+            return _Response(403, not_found_page().encode(), content_type=HTML)
+        return _Response(200, self.pages.model_page(rec).encode(), content_type=HTML)
+
+    def _web_listing(self, params: list[tuple[str, str]]) -> _Response:
+        """`/models?other=base_model:R:ID&p=N` (or without `other`: every model), 30 a page."""
+        values = dict(params)
+        tag = values.get("other") or None
+        try:
+            page = int(values.get("p", "0"))
+        except ValueError:
+            page = 0
+        return _Response(200, self.pages.listing(tag, page).encode(), content_type=HTML)
+
+    def _card(self, segments: list[str], auth: str | None) -> _Response:
+        """`/ORG/NAME/resolve/REV/README.md`: 307 to the resolve cache; `/raw/` answers the text itself."""
+        at = 2 if len(segments) > 2 and segments[2] in ("resolve", "raw") else 1
+        model_id, kind, rest = "/".join(segments[:at]), segments[at], segments[at + 1 :]
+        rec = self.hub.get(model_id)
+        if rec is None or rec.get("private"):
+            return _error(404, "Repository not found", "RepoNotFound") if auth else _error(401, INVALID_LOGIN)
+        if rec.get("gated"):
+            message = "Access to model is restricted. You must have access to it and be authenticated to access it."
+            return _error(403 if auth else 401, message, "GatedRepo")
+        if len(rest) != 2 or rest[1] != "README.md" or not revision_exists(rec, rest[0]) or self.pages.card(rec) is None:
+            return _error(404, "Entry not found", "EntryNotFound")
+        if kind == "raw":
+            return _Response(200, self.pages.card(rec).encode(), content_type="text/plain; charset=utf-8")
+        return _Response(307, b"", [("Location", card_path(rec, _sha(rec)))], content_type="text/plain; charset=utf-8")
+
+    def _cached_file(self, rest: str) -> _Response:
+        segments = [unquote(s) for s in rest.split("/")]
+        if len(segments) < 3 or segments[-1] != "README.md":
+            return _error(404, "Entry not found", "EntryNotFound")
+        rec = self.hub.get("/".join(segments[:-2]))
+        text = self.pages.card(rec) if rec is not None and not rec.get("private") else None
+        if text is None or segments[-2] != _sha(rec):
+            return _error(404, "Entry not found", "EntryNotFound")
+        return _Response(200, text.encode(), content_type="text/markdown; charset=utf-8")
+
+    def _spaces(self, params: list[tuple[str, str]]) -> _Response:
+        """`/api/spaces?models=ID&limit=N`: the Spaces using a model, by likes, paged by `Link`."""
+        values = dict(params)
+        try:
+            limit = min(int(values.get("limit", "1000")), 1000)
+            start = int(values.get("cursor", "0"))
+        except ValueError:
+            return _error(400, "Invalid limit or cursor")
+        if limit < 1 or start < 0:
+            return _error(400, "Invalid limit or cursor")
+        model = values.get("models")
+        spaces = self.site.spaces_using(self.hub, model) if model else []
+        response = _Response(200, [space_record(s) for s in spaces[start : start + limit]])
+        if start + limit < len(spaces):
+            kept = [(k, v) for k, v in params if k != "cursor"]
+            response.headers.append(("Link", f'<{self.url}/api/spaces?{urlencode([*kept, ("cursor", start + limit)])}>; rel="next"'))
+        return response
 
     def _list(self, params: list[tuple[str, str]]) -> _Response:
         hostile = self.hostile_link
@@ -415,7 +552,7 @@ def _write(handler: BaseHTTPRequestHandler, response: _Response, *, truncate: bo
     handler.send_response(response.status)
     for name, value in response.headers:
         handler.send_header(name, value)
-    handler.send_header("Content-Type", "application/json; charset=utf-8")
+    handler.send_header("Content-Type", response.content_type)
     handler.send_header("Content-Length", str(len(body)))
     handler.end_headers()
     if truncate:  # the full Content-Length announced, half the body sent

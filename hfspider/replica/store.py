@@ -516,6 +516,24 @@ class Hub:
             value, last_id = key(page[-1]["id"])
             return items, Cursor(query.sort, query.ascending, value, last_id).encode()
 
+    def records(self) -> list[dict]:
+        """Every record held, private ones included."""
+        with self._lock:
+            return list(self._by_id.values())
+
+    def count_tagged(self, tag: str | None) -> int:
+        """Public models with this tag (None: every public model)."""
+        with self._lock:
+            return len(self._orders[None]) if tag is None else len(self._facets["filter"].get(tag, ()))
+
+    def most_liked(self, tag: str | None, offset: int, limit: int) -> list[dict]:
+        """Public models with this tag (None: all), in the likes order the API walks, from ``offset``."""
+        with self._lock:
+            key = self._key_func("likes")
+            ids = self._orders["likes"] if tag is None else sorted(self._facets["filter"].get(tag, ()), key=key)
+            picked = ids[::-1][offset : offset + limit] if offset >= 0 else []
+            return [self._by_id[model_id] for model_id in picked]
+
     def model_view(self, rec: dict, expand: Sequence[str] = ()) -> dict:
         """The body of `GET /api/models/{id}`: the full record, or `_id`, `id` and the expanded keys."""
         with self._lock:
@@ -528,7 +546,7 @@ class Hub:
                 if base is not None:
                     out["baseModels"] = base
             if "childrenModelCount" in expand:
-                out["childrenModelCount"] = self._children_count(rec["id"])
+                out["childrenModelCount"] = self.children_count(rec["id"])
             if "usedStorage" in expand and rec.get("usedStorage") is not None:
                 out["usedStorage"] = rec["usedStorage"]
             return out
@@ -619,7 +637,7 @@ class Hub:
                 models.append({"_id": _value(parent, "_id"), "id": parent["id"]})
         return {"relation": relation, "models": models} if models else None
 
-    def _children_count(self, model_id: str) -> dict[str, int]:
+    def children_count(self, model_id: str) -> dict[str, int]:
         """Public models whose tags name this one as parent, per relation (self-loops excluded)."""
         counts = {}
         for relation in RELATIONS:
