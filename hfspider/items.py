@@ -1,9 +1,10 @@
-"""The two things a crawl produces, and the only items a feed receives: models and the lineage edges between them."""
+"""What a crawl produces: models and the lineage edges between them (the only items a feed receives),
+and what the website and the files add beside them (page facts, links, cards), stored in tables of their own."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 
 @dataclass
@@ -62,3 +63,45 @@ class IndexedModelItem(ModelItem):
 @dataclass
 class IndexedEdgeItem(EdgeItem):
     """An edge read by ``model_tree``'s walk of the whole Hub: stored, never fed."""
+
+
+@dataclass
+class PageFactsItem:
+    """The counts a model page shows: children per relation in its Model tree panel (None where it
+    shows none) and the Spaces count; ``unseen`` names the sections the page left to a browser."""
+
+    table: ClassVar[str] = "page_facts"
+    model_id: str
+    fetched_at: str
+    finetunes: int | None = None
+    adapters: int | None = None
+    quantizations: int | None = None
+    merges: int | None = None
+    spaces: int | None = None
+    unseen: str | None = None
+
+
+@dataclass
+class LinksItem:
+    """A model's links of one kind (``space``, ``dataset``, ``paper``, ``collection``), as the Hub writes
+    their ids. A ``complete`` list replaces the stored one; a partial one (a page's first Spaces) adds to it."""
+
+    table: ClassVar[str] = "links"
+    model_id: str
+    kind: str
+    targets: list[str]
+    complete: bool
+
+
+@dataclass
+class CardItem:
+    """A model's README, secrets masked; ``text`` is None when the Hub has none (404) or refuses it
+    (401/403: gated or private), and ``status`` says which."""
+
+    table: ClassVar[str] = "cards"
+    model_id: str
+    text: str | None
+    length: int | None
+    status: int
+    fetched_at: str
+

@@ -6,7 +6,7 @@ import math
 from typing import Any
 
 from hfspider.hub.records import as_gated, as_utc, license_of
-from hfspider.items import ModelItem
+from hfspider.items import CardItem, ModelItem
 
 
 def as_int(value: Any) -> int | None:
@@ -96,7 +96,9 @@ def normalize_model(item: ModelItem) -> ModelItem:
 
 
 class NormalizePipeline:
-    """Cleans ``ModelItem`` fields in place; edges come clean from lineage parsing."""
+    """Cleans ``ModelItem`` fields and card text in place; edges come clean from lineage parsing."""
 
     def process_item(self, item: Any, spider: Any = None) -> Any:
+        if isinstance(item, CardItem) and item.text is not None:
+            item.text = storable(item.text)  # a card is free text: no NUL or lone surrogate reaches the database
         return normalize_model(item) if isinstance(item, ModelItem) else item

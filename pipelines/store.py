@@ -16,7 +16,17 @@ from twisted.internet import task
 
 from hfspider.db import Batch, DatabaseError, Listing, now
 from hfspider.extensions.crawlrun import CrawlRun
-from hfspider.items import EdgeItem, IndexedEdgeItem, IndexedModelItem, ModelItem, StoredEdgeItem, StoredModelItem
+from hfspider.items import (
+    CardItem,
+    EdgeItem,
+    IndexedEdgeItem,
+    IndexedModelItem,
+    LinksItem,
+    ModelItem,
+    PageFactsItem,
+    StoredEdgeItem,
+    StoredModelItem,
+)
 from hfspider.marks import Failed, Listed, PageDone
 
 logger = logging.getLogger(__name__)
@@ -61,9 +71,11 @@ class StorePipeline:
             self.batch.failures.append({**ItemAdapter(item), "failed_at": now()})
         elif isinstance(item, PageDone):
             self._page_done(item)
+        elif isinstance(item, (PageFactsItem, LinksItem, CardItem)):
+            getattr(self.batch, item.table).append(dict(ItemAdapter(item)))  # their own tables; feeds ignore them
         else:
             return item
-        if len(self.models) + len(self.edges) + len(self.batch.listings) >= self.batch_size:
+        if len(self.models) + len(self.edges) + len(self.batch.listings) + self.batch.side_rows >= self.batch_size:
             self.flush()  # besides the timer started in open_spider
         if isinstance(item, (Listed, Failed, PageDone)):
             raise DropItem("crawl bookkeeping, stored", log_level="DEBUG")
@@ -87,7 +99,7 @@ class StorePipeline:
         not written is not marked done, so the same command fetches it again.
         """
         batch = self.batch
-        if self.broken or not (self.models or self.edges or batch.listings or batch.failures or batch.next_page):
+        if self.broken or not (self.models or self.edges or batch.listings or batch.failures or batch.next_page or batch.side_rows):
             return
         batch.models, batch.edges = list(self.models.values()), list(self.edges.values())
         try:

@@ -21,7 +21,20 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 
 from hfspider.db.engine import DatabaseError, engine_for, exists, one_line, shown
-from hfspider.db.schema import crawl_runs, crawl_state, edges, failures, metadata, models, now, tree_members, walk_state
+from hfspider.db.schema import (
+    cards,
+    crawl_runs,
+    crawl_state,
+    edges,
+    failures,
+    links,
+    metadata,
+    models,
+    now,
+    page_facts,
+    tree_members,
+    walk_state,
+)
 from hfspider.hub.lineage import SOURCE_CARD, SOURCE_LISTING
 from hfspider.outcome import COMPLETE
 
@@ -96,6 +109,14 @@ class Batch:
     listings: list[Listing] = field(default_factory=list)
     failures: list[dict[str, Any]] = field(default_factory=list)
     next_page: str | None = None
+    # What the website and the files add: rows for page_facts and cards, link lists for links.
+    page_facts: list[dict[str, Any]] = field(default_factory=list)
+    links: list[dict[str, Any]] = field(default_factory=list)  # {model_id, kind, targets, complete}
+    cards: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def side_rows(self) -> int:
+        return len(self.page_facts) + len(self.links) + len(self.cards)
 
 
 @dataclass(frozen=True)
@@ -122,6 +143,10 @@ class Summary:
     trees: dict[str, Counter[int]]
     licenses: dict[str, list[tuple[str | None, int]]]
     last_run: dict[str, Any] | None
+    #: Rows of page_facts, links and cards.
+    side: dict[str, int] = field(default_factory=dict)
+    #: (model, relation, count its page shows, children stored) where the two differ.
+    audit: list[tuple[str, str, int, int]] = field(default_factory=list)
 
 
 class Database:
@@ -187,6 +212,7 @@ class Database:
         try:
             with self.engine.begin() as conn:
                 self._write_items(conn, batch.models, batch.edges)
+                self._write_side(conn, batch)
                 self._write_state(conn, batch)
             return {}
         except (OperationalError, InterfaceError):
@@ -213,6 +239,7 @@ class Database:
                 {"url": "", "model_id": model, "status": None, "error": f"the database refused it: {why}", "failed_at": now()}
                 for model, why in rejected.items()
             ]
+            self._write_side(conn, batch)
             self._write_state(conn, kept)
         return rejected
 
@@ -225,9 +252,22 @@ class Database:
             conn.execute(delete(edges).where(edges.c.child_id.in_(chunk), edges.c.source != SOURCE_LISTING))
         upsert(conn, edges, links)
 
+    @staticmethod
+    def _write_side(conn: Connection, batch: Batch) -> None:
+        """Page facts and cards replace a model's row; a complete link list replaces the model's links of its kind."""
+        upsert(conn, page_facts, list({row["model_id"]: row for row in batch.page_facts}.values()))
+        upsert(conn, cards, list({row["model_id"]: row for row in batch.cards}.values()))
+        for found in batch.links:
+            if found["complete"]:
+                conn.execute(delete(links).where(links.c.model_id == found["model_id"], links.c.kind == found["kind"]))
+        rows = {(f["model_id"], f["kind"], t): None for f in batch.links for t in f["targets"]}
+        for chunk in chunks([{"model_id": m, "kind": k, "target": t} for m, k, t in rows]):
+            upsert(conn, links, list(chunk))
+
     def _write_state(self, conn: Connection, batch: Batch) -> None:
         self._drop_unlisted(conn, batch.listings)
-        upsert(conn, crawl_state, [{"crawl_key": batch.key, "model_id": listing.parent} for listing in batch.listings])
+        marked = {listing.parent: None for listing in batch.listings}
+        upsert(conn, crawl_state, [{"crawl_key": batch.key, "model_id": parent} for parent in marked])
         if batch.failures:
             conn.execute(insert(failures), [{**f, "crawl_key": batch.key} for f in batch.failures])
         if batch.next_page:
@@ -237,15 +277,16 @@ class Database:
     def _drop_unlisted(conn: Connection, listings: list[Listing]) -> None:
         """A child that left a parent listed in full keeps no edge to it (edges from its own card stay:
         the Hub does not list those). One query for the whole batch's parents."""
-        by_parent = {listing.parent: listing for listing in listings}
+        by_parent: dict[str, list[Listing]] = {}
+        for listing in listings:
+            by_parent.setdefault(listing.parent, []).append(listing)
         stale: list[tuple[str, str, str]] = []
         for chunk in chunks(sorted(by_parent)):
             query = select(edges.c.child_id, edges.c.parent_id, edges.c.relation).where(
                 edges.c.parent_id.in_(chunk), edges.c.source != SOURCE_CARD
             )
             for child, parent, relation in conn.execute(query):
-                listing = by_parent[parent]
-                if child not in listing.children and listing.relation in (None, relation):
+                if any(child not in listing.children and listing.relation in (None, relation) for listing in by_parent[parent]):
                     stale.append((child, parent, relation))
         for child, parent, relation in stale:
             conn.execute(delete(edges).where(edges.c.child_id == child, edges.c.parent_id == parent, edges.c.relation == relation))
@@ -453,7 +494,31 @@ class Database:
                     ).all()
                 ]
             last = conn.execute(select(crawl_runs).order_by(crawl_runs.c.id.desc()).limit(1)).mappings().first()
-        return Summary(n_models, relations, trees, licenses, dict(last) if last else None)
+            side = {table.name: conn.execute(select(func.count()).select_from(table)).scalar() or 0 for table in (page_facts, links, cards)}
+            audit = self._audit(conn)
+        return Summary(n_models, relations, trees, licenses, dict(last) if last else None, side, audit)
+
+    #: page_facts columns by the relation they count.
+    _PANEL = {"finetune": "finetunes", "adapter": "adapters", "quantized": "quantizations", "merge": "merges"}
+
+    def _audit(self, conn: Connection) -> list[tuple[str, str, int, int]]:
+        """Models whose page's Model tree counts differ from the children stored for them (a relation
+        the panel does not show counts 0; a panel the page left to a browser is not compared)."""
+        shown = conn.execute(select(page_facts).where(func.coalesce(page_facts.c.unseen, "").not_like("%ModelTree%"))).mappings().all()
+        stored: dict[tuple[str, str], int] = {}
+        for chunk in chunks([row["model_id"] for row in shown]):
+            query = (
+                select(edges.c.parent_id, edges.c.relation, func.count())
+                .where(edges.c.parent_id.in_(chunk), edges.c.source != SOURCE_CARD, edges.c.child_id != edges.c.parent_id)
+                .group_by(edges.c.parent_id, edges.c.relation)
+            )
+            stored.update({(parent, relation): n for parent, relation, n in conn.execute(query)})
+        return [
+            (row["model_id"], relation, row[column] or 0, stored.get((row["model_id"], relation), 0))
+            for row in shown
+            for relation, column in self._PANEL.items()
+            if (row[column] or 0) != stored.get((row["model_id"], relation), 0)
+        ]
 
     # -- analysis and export: streamed, so a million models never sit in memory as rows --
 

@@ -121,6 +121,42 @@ walk_state = Table(
     Column("next_url", Text, nullable=False),
 )
 
+# What a model page shows beyond the record: the Model tree panel's counts (NULL where it shows
+# none) and the Spaces count; `unseen` names the sections the page left to a browser.
+page_facts = Table(
+    "page_facts",
+    metadata,
+    Column("model_id", ID, primary_key=True),
+    Column("fetched_at", TIME, nullable=False),
+    Column("finetunes", Integer),
+    Column("adapters", Integer),
+    Column("quantizations", Integer),
+    Column("merges", Integer),
+    Column("spaces", Integer),
+    Column("unseen", Text),
+)
+
+# Spaces, datasets, papers and collections around a model, by the ids the Hub writes.
+links = Table(
+    "links",
+    metadata,
+    Column("model_id", ID, primary_key=True),
+    Column("kind", String(20), primary_key=True),
+    Column("target", String(300), primary_key=True),
+    Index("ix_links_target", "kind", "target"),
+)
+
+# Model cards (README.md), secrets masked; NULL text: no card (404) or refused (401/403), see status.
+cards = Table(
+    "cards",
+    metadata,
+    Column("model_id", ID, primary_key=True),
+    Column("text", Text),
+    Column("length", Integer),
+    Column("status", Integer, nullable=False),
+    Column("fetched_at", TIME, nullable=False),
+)
+
 
 def now() -> str:
     """The current time in the stored format."""

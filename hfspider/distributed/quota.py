@@ -66,7 +66,7 @@ class SharedRateLimitMiddleware(RateLimitMiddleware):
 
     def __init__(self, crawler: Crawler, host: str, server: Any, key: str) -> None:
         super().__init__(crawler, host)
-        self.keys = [key, f"{key}:in-flight"]
+        self.key = key
         self.ticket_seconds = crawler.settings.getfloat("DOWNLOAD_TIMEOUT") + 10
         self._take = server.register_script(_TAKE)
         self._pace_script = server.register_script(_PACE)
@@ -83,32 +83,40 @@ class SharedRateLimitMiddleware(RateLimitMiddleware):
         key = f"{crawler.settings.get('HFSPIDER_REDIS_PREFIX')}:quota:{host}:{who}"
         return cls(crawler, host, redis_server(crawler.settings), key)
 
+    def _keys(self, bucket: str) -> list[str]:
+        """The shared state of one budget (the API's under the plain key) and its calls in flight."""
+        key = self.key if bucket == "api" else f"{self.key}:{bucket}"
+        return [key, f"{key}:in-flight"]
+
     async def process_request(self, request: Request, spider: Any = None) -> None:
-        if not self._ours(request):
+        bucket = self._bucket(request)
+        if bucket is None:
             return
+        keys = self._keys(bucket)
         # One request of this worker at a time asks Redis; the others wait their turn here, so a
         # worker makes a few calls to Redis per second while it waits, not one per waiting request.
         self._turn = self._turn or asyncio.Lock()
         ticket = uuid.uuid4().hex
         async with self._turn:
             while self.crawler.crawling:  # stopping: don't hold shutdown (see RateLimitMiddleware)
-                wait = float(self._take(keys=self.keys, args=[ticket, self.ticket_seconds, MARGIN]))
+                wait = float(self._take(keys=keys, args=[ticket, self.ticket_seconds, MARGIN]))
                 if wait <= 0:
                     request.meta[TICKET] = ticket
                     return
                 await self.sleep(min(wait, POLL))
 
-    def _landed(self, request: Request) -> None:
+    def _landed(self, request: Request, bucket: str = "api") -> None:
         ticket = request.meta.pop(TICKET, None)
         if ticket is not None:
-            self._release(keys=self.keys, args=[ticket])
+            self._release(keys=self._keys(bucket), args=[ticket])
 
-    def _pace(self, budget: Budget) -> None:
+    def _pace(self, budget: Budget, bucket: str = "api") -> None:
         if budget.remaining is None or budget.reset is None:
             return
-        self._pace_script(keys=self.keys, args=[budget.remaining, budget.reset])
-        self.stats.set_value("hfspider/quota_remaining", budget.remaining)
-        self.stats.set_value("hfspider/quota_reset", budget.reset)
+        self._pace_script(keys=self._keys(bucket), args=[budget.remaining, budget.reset])
+        suffix = "" if bucket == "api" else f"/{bucket}"
+        self.stats.set_value(f"hfspider/quota_remaining{suffix}", budget.remaining)
+        self.stats.set_value(f"hfspider/quota_reset{suffix}", budget.reset)
 
-    def _hold(self, wait: float) -> None:
-        self._hold_script(keys=self.keys, args=[wait, MARGIN])
+    def _hold(self, wait: float, bucket: str = "api") -> None:
+        self._hold_script(keys=self._keys(bucket), args=[wait, MARGIN])

@@ -1,4 +1,4 @@
-"""The Hub's quota headers (IETF ratelimit-headers draft 9) and ``Retry-After``."""
+"""The Hub's three budgets, its quota headers (IETF ratelimit-headers draft 9) and ``Retry-After``."""
 
 from __future__ import annotations
 
@@ -6,6 +6,9 @@ import re
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from time import time
+
+#: The Hub's budgets: API calls, HTML pages, file downloads (``/resolve/``, ``/raw/``, ``/api/resolve-cache/``).
+BUCKETS = ("api", "pages", "resolvers")
 
 _NAME = re.compile(r'"([^"]*)"')
 _PARAM = re.compile(r'([\w-]+)\s*=\s*"?([^;,"]*)"?')
@@ -72,3 +75,13 @@ def retry_after(value: str | None) -> float | None:
         return max(0.0, parsedate_to_datetime(value).timestamp() - time())
     except (TypeError, ValueError, IndexError):
         return None
+
+
+def bucket_of(path: str) -> str | None:
+    """The budget a request path on the Hub spends; None for ``/robots.txt``, which counts in none."""
+    path = path.split("?", 1)[0]
+    if path == "/robots.txt":
+        return None
+    if path.startswith("/api/resolve-cache/") or "/resolve/" in path or "/raw/" in path:
+        return "resolvers"
+    return "api" if path == "/api" or path.startswith("/api/") else "pages"

@@ -1,9 +1,12 @@
-"""Spend the Hub's quota evenly over its window, and wait out a 429 instead of failing.
+"""Spend each of the Hub's quotas evenly over its window, and wait out a 429 instead of failing.
 
 Scrapy retries a 429 at once and AutoThrottle only reacts to latency, so this
 gate reads the ``RateLimit`` headers of every Hub response and spaces the
-next requests so the remaining calls last until the window resets. AutoThrottle
-stays on and still slows down for a slow Hub.
+next requests so the remaining calls last until the window resets. The Hub
+counts API calls, HTML pages and file downloads in three budgets, each
+announced in its own answers' headers, so there is one gate per budget: a page
+waiting for the ``pages`` window never holds up an API call. AutoThrottle stays
+on and still slows down for a slow Hub.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -20,7 +24,7 @@ from scrapy.crawler import Crawler
 from scrapy.http import Response
 
 from hfspider.hub.endpoint import endpoint, hub_host
-from hfspider.hub.ratelimit import Budget, parse, retry_after
+from hfspider.hub.ratelimit import BUCKETS, Budget, bucket_of, parse, retry_after
 
 logger = logging.getLogger(__name__)
 
@@ -30,8 +34,20 @@ MARGIN = 0.1
 POLL = 0.05
 
 
+@dataclass
+class Gate:
+    """The pace of one budget: the interval between requests, and what its answers said is left."""
+
+    interval: float = 0.0
+    last_sent: float = 0.0
+    remaining: int | None = None
+    reset_at: float = 0.0  # the earliest end of the current window that its answers agree on
+    in_flight: int = 0
+    rate_limited: int = 0  # 429s in a row
+
+
 class RateLimitMiddleware:
-    """A pacing gate in front of the Hub: requests wait their turn, 429s are retried after the reset.
+    """A pacing gate per budget in front of the Hub: requests wait their turn, 429s are retried after the reset.
 
     ``t`` comes in whole seconds, rounded up, so one answer places the end of
     the window only within a second; the earliest end that the answers of one
@@ -53,23 +69,22 @@ class RateLimitMiddleware:
         self.sleep = sleep
         self.stats = crawler.stats
         self.host = host
-        self.interval = 0.0
-        self.last_sent = 0.0
-        self.remaining: int | None = None
-        self.reset_at = 0.0  # the earliest end of the current window that its answers agree on
-        self.in_flight = 0
-        self.rate_limited = 0  # 429s in a row
+        self.gates = {bucket: Gate() for bucket in BUCKETS}
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> RateLimitMiddleware:
         return cls(crawler, hub_host(endpoint(crawler.settings.get("HF_ENDPOINT"))))
 
-    def _ours(self, request: Request) -> bool:
-        return urlsplit(request.url).netloc.lower() == self.host
+    def _bucket(self, request: Request) -> str | None:
+        """The budget a request spends, or None when it is not for the Hub (or counts in none)."""
+        parts = urlsplit(request.url)
+        return bucket_of(parts.path) if parts.netloc.lower() == self.host else None
 
     async def process_request(self, request: Request, spider: Any = None) -> None:
-        if not self._ours(request):
+        bucket = self._bucket(request)
+        if bucket is None:
             return
+        gate = self.gates[bucket]
         # Waiters re-check every POLL seconds, so a new pace or a new window applies to them at once.
         while True:
             now = self.clock()
@@ -77,61 +92,73 @@ class RateLimitMiddleware:
                 # Stopping (Ctrl-C): don't hold shutdown for the window to reset. The Hub
                 # answers 429, which costs no quota, and the request goes back to the queue.
                 break
-            if self.remaining is not None and self.remaining - self.in_flight <= 0:
-                if now < self.reset_at + MARGIN:
-                    await self.sleep(min(self.reset_at + MARGIN - now, POLL))
+            if gate.remaining is not None and gate.remaining - gate.in_flight <= 0:
+                if now < gate.reset_at + MARGIN:
+                    await self.sleep(min(gate.reset_at + MARGIN - now, POLL))
                     continue
-                self.remaining = None  # a new window: its budget arrives with the next answer
-            if now >= self.last_sent + self.interval:
+                gate.remaining = None  # a new window: its budget arrives with the next answer
+            if now >= gate.last_sent + gate.interval:
                 break
-            await self.sleep(min(self.last_sent + self.interval - now, POLL))
-        self.last_sent = self.clock()
-        self.in_flight += 1
+            await self.sleep(min(gate.last_sent + gate.interval - now, POLL))
+        gate.last_sent = self.clock()
+        gate.in_flight += 1
 
-    def _pace(self, budget: Budget) -> None:
+    def _ours(self, request: Request) -> bool:
+        return self._bucket(request) is not None
+
+    def _pace(self, budget: Budget, bucket: str = "api") -> None:
         """Spread what is left of the window over the calls left in it."""
         if budget.remaining is None or budget.reset is None:
             return
+        gate = self.gates[bucket]
         now = self.clock()
-        new_window = self.remaining is None or budget.remaining > self.remaining or now >= self.reset_at
+        new_window = gate.remaining is None or budget.remaining > gate.remaining or now >= gate.reset_at
         end = now + budget.reset
-        self.reset_at = end if new_window else min(self.reset_at, end)
-        self.remaining = budget.remaining
-        self.interval = max(self.reset_at - now, 0.0) / max(budget.remaining, 1)
-        self.stats.set_value("hfspider/quota_remaining", budget.remaining)
-        self.stats.set_value("hfspider/quota_reset", budget.reset)
+        gate.reset_at = end if new_window else min(gate.reset_at, end)
+        gate.remaining = budget.remaining
+        gate.interval = max(gate.reset_at - now, 0.0) / max(budget.remaining, 1)
+        suffix = "" if bucket == "api" else f"/{bucket}"
+        self.stats.set_value(f"hfspider/quota_remaining{suffix}", budget.remaining)
+        self.stats.set_value(f"hfspider/quota_reset{suffix}", budget.reset)
 
-    def _landed(self, request: Request) -> None:
+    def _landed(self, request: Request, bucket: str = "api") -> None:
         """A request is no longer in flight."""
-        self.in_flight = max(self.in_flight - 1, 0)
+        gate = self.gates[bucket]
+        gate.in_flight = max(gate.in_flight - 1, 0)
 
-    def _hold(self, wait: float) -> None:
-        """A 429: nothing more is sent for ``wait`` seconds."""
-        self.remaining, self.reset_at = 0, self.clock() + wait - MARGIN
+    def _hold(self, wait: float, bucket: str = "api") -> None:
+        """A 429: nothing more is sent from this budget for ``wait`` seconds."""
+        gate = self.gates[bucket]
+        gate.remaining, gate.reset_at = 0, self.clock() + wait - MARGIN
 
     def process_exception(self, request: Request, exception: BaseException, spider: Any = None) -> None:
-        if self._ours(request):
-            self._landed(request)
+        bucket = self._bucket(request)
+        if bucket is not None:
+            self._landed(request, bucket)
 
     def process_response(self, request: Request, response: Response, spider: Any = None) -> Request | Response:
-        if not self._ours(request):
+        bucket = self._bucket(request)
+        if bucket is None:
             return response
-        self._landed(request)
-        budget = parse(_header(response, b"RateLimit"), _header(response, b"RateLimit-Policy"))
-        self._pace(budget)
+        gate = self.gates[bucket]
+        self._landed(request, bucket)
+        budget = parse(_header(response, b"RateLimit"), _header(response, b"RateLimit-Policy"), bucket)
+        self._pace(budget, bucket)
         if response.status != 429:
-            self.rate_limited = 0
+            gate.rate_limited = 0
             return response
         wait = retry_after(_header(response, b"Retry-After"))
         if wait is None:
-            wait = budget.reset
-        self.rate_limited += 1
+            wait = budget.reset  # a page 429 has no Retry-After: only t says when
+        gate.rate_limited += 1
         if wait is None:  # no hint at all: back off, doubling up to a minute
-            wait = min(2.0 ** (self.rate_limited - 1), 60.0)
+            wait = min(2.0 ** (gate.rate_limited - 1), 60.0)
         wait = max(wait, 1.0)  # as huggingface_hub does (t + 1): never hammer on "0"
-        self._hold(wait)
+        self._hold(wait, bucket)
         self.stats.inc_value("hfspider/rate_limited")
-        logger.info("Hub quota used up (429): waiting %.1f s, then retrying %s", wait, request.url)
+        if bucket != "api":
+            self.stats.inc_value(f"hfspider/rate_limited/{bucket}")
+        logger.info("Hub %s quota used up (429): waiting %.1f s, then retrying %s", bucket, wait, request.url)
         # The same request again, bypassing the dupefilter; a 429 is not a failure and not a retry.
         return request.replace(dont_filter=True)
 

@@ -117,7 +117,7 @@ def test_never_more_in_flight_than_remaining(gate: RateLimitMiddleware, clock: F
         assert send(gate, clock) == START  # no budget yet, no pace: all three go at once
     reset = 10.0
     answer(gate, remaining=2, reset=reset)  # one of the three is back; two in flight, two left
-    assert gate.in_flight == 2
+    assert gate.gates["api"].in_flight == 2
     # The pace alone (reset/2 = 5 s) would send at START + 5; the in-flight limit holds it until the window ends.
     assert send(gate, clock) == pytest.approx(START + reset + MARGIN, abs=1e-6)
 
@@ -131,7 +131,7 @@ def test_freed_slot_lets_a_waiter_go_at_the_pace(gate: RateLimitMiddleware, cloc
     freed_at = START + 12  # after the pace allows the next call (START + reset/remaining), before the reset
 
     def free_a_slot() -> None:
-        if clock.now >= freed_at and gate.in_flight == remaining:
+        if clock.now >= freed_at and gate.gates["api"].in_flight == remaining:
             gate.process_exception(Request(API), OSError())
 
     clock.on_sleep = free_a_slot
@@ -145,7 +145,7 @@ def test_window_end_reopens_an_exhausted_budget(gate: RateLimitMiddleware, clock
     reset = 12.0
     answer(gate, remaining=0, reset=reset)
     assert send(gate, clock) == pytest.approx(START + reset + MARGIN, abs=1e-6)
-    assert gate.remaining is None  # the new window's budget arrives with its first answer
+    assert gate.gates["api"].remaining is None  # the new window's budget arrives with its first answer
 
 
 def test_larger_remaining_starts_a_new_window(gate: RateLimitMiddleware, clock: FakeClock) -> None:
@@ -154,12 +154,12 @@ def test_larger_remaining_starts_a_new_window(gate: RateLimitMiddleware, clock: 
     answer(gate, remaining=10, reset=100)
     clock.advance(1)
     answer(gate, remaining=5, reset=50)  # same window, narrowed: it ends at START + 51
-    assert gate.reset_at == pytest.approx(START + 51)
+    assert gate.gates["api"].reset_at == pytest.approx(START + 51)
     clock.advance(1)
     now = clock.now
     remaining, reset = 500, 300.0
     answer(gate, remaining=remaining, reset=reset)  # more left than before: a new window
-    assert gate.reset_at == pytest.approx(now + reset)
+    assert gate.gates["api"].reset_at == pytest.approx(now + reset)
     # Paced over the new window (0.6 s); kept at the old end it would be (51 - 2) / 500 s.
     first = send(gate, clock)
     second = send(gate, clock)
@@ -245,7 +245,7 @@ def test_other_hosts_are_not_gated(gate: RateLimitMiddleware, clock: FakeClock, 
     answer(gate, remaining=0, reset=60)  # the Hub gate is shut for a minute
     assert send(gate, clock, url) == START
     assert clock.sleeps == []
-    assert gate.in_flight == 0
+    assert gate.gates["api"].in_flight == 0
     response = Response(url, status=429, headers={"Retry-After": "30"})
     assert gate.process_response(Request(url), response) is response
     assert crawler.stats.get_value("hfspider/rate_limited") is None
