@@ -15,6 +15,8 @@ from hfspider.trees import TreeSpec
 DIRECTIONS = ("down", "up", "both")
 #: How ``model_tree`` reaches a family: list it, walk the whole Hub, or whichever costs fewer calls.
 STRATEGIES = ("auto", "listing", "index")
+#: Arguments every spider takes besides its own: what to fetch about each model it stores.
+EXTRAS = ("cards", "spaces")
 
 
 class ArgumentError(ValueError):
@@ -76,9 +78,9 @@ def _read_roots_file(path: str) -> list[str]:
 
 def _only_known(kwargs: Mapping[str, Any], spider: str, known: tuple[str, ...]) -> None:
     """A misspelt argument would otherwise be ignored silently (``_job`` is scrapyd's)."""
-    unknown = sorted(set(kwargs) - {*known, "_job"})
+    unknown = sorted(set(kwargs) - {*known, *EXTRAS, "_job"})
     if unknown:
-        raise ArgumentError(f"unknown argument -a {unknown[0]}=...; {spider} takes {', '.join(known)}")
+        raise ArgumentError(f"unknown argument -a {unknown[0]}=...; {spider} takes {', '.join((*known, *EXTRAS))}")
 
 
 @dataclass(frozen=True)
@@ -94,9 +96,10 @@ class TreeArguments:
     keep_all: bool = False
 
     @classmethod
-    def parse(cls, kwargs: Mapping[str, Any]) -> TreeArguments:
-        known = ("root", "roots_file", "top", "max_depth", "relations", "direction", "strategy", "keep_all")
-        _only_known(kwargs, "model_tree", known)
+    def parse(cls, kwargs: Mapping[str, Any], spider: str = "model_tree") -> TreeArguments:
+        known = ("root", "roots_file", "top", "max_depth", "relations", "direction")
+        # model_pages reads pages: it has no strategy to choose and no walk whose rows to keep.
+        _only_known(kwargs, spider, (*known, "strategy", "keep_all") if spider == "model_tree" else known)
         roots: list[str] = []
         if kwargs.get("root") is not None:
             roots += _model_ids(str(kwargs["root"]).split(","), f"-a root={kwargs['root']}")
@@ -172,3 +175,21 @@ def _flag(name: str, given: Any, meaning: str) -> bool:
 def full_flag(kwargs: Mapping[str, Any]) -> bool:
     """``-a full=1``: list everything even when an earlier run makes a refresh possible."""
     return _flag("full", kwargs.get("full"), "1 to list everything, 0 (default) to refresh")
+
+
+@dataclass(frozen=True)
+class Extras:
+    """What to fetch about each model a spider stores: its card (``cards=1``), the Spaces using it (``spaces=1``).
+
+    Not part of the crawl key: they add to a family crawl, they do not make it another one.
+    """
+
+    cards: bool = False
+    spaces: bool = False
+
+    @classmethod
+    def parse(cls, kwargs: Mapping[str, Any]) -> Extras:
+        return cls(
+            _flag("cards", kwargs.get("cards"), "1 to store each model's card (README.md), 0 (default) not to"),
+            _flag("spaces", kwargs.get("spaces"), "1 to store the Spaces that use each model, 0 (default) not to"),
+        )

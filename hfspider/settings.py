@@ -48,8 +48,9 @@ NEWSPIDER_MODULE = "hfspider.spiders"
 COMMANDS_MODULE = "hfspider.commands"
 USER_AGENT = "hfspider/0.1 (Scrapy; model genealogy research)"
 
-# The API is meant for programs; robots.txt governs the HTML pages.
-ROBOTSTXT_OBEY = False
+# robots.txt governs the HTML pages (model_pages), not the API or the files: API and file requests
+# are marked exempt (middlewares/slots.py).
+ROBOTSTXT_OBEY = True
 # The quota, not concurrency, is what limits a crawl of the real Hub: the
 # rate-limit gate (middlewares/ratelimit.py) spaces the calls. Concurrency only
 # has to hide latency; AutoThrottle backs off when the Hub gets slow.
@@ -69,6 +70,10 @@ CONCURRENT_ITEMS = 8
 # Breadth-first-ish order keeps the queue small on wide families.
 DEPTH_PRIORITY = 1
 SCHEDULER_DISK_QUEUE = "scrapy.squeues.PickleFifoDiskQueue"
+# Hub requests go to one download slot per budget (api, pages, resolvers); this queue hands out the
+# slot with the fewest requests under way, so pages waiting for their window never hold up API calls.
+SCHEDULER_PRIORITY_QUEUE = "scrapy.pqueues.DownloaderAwarePriorityQueue"
+SPIDER_MIDDLEWARES = {"hfspider.middlewares.slots.BucketSlotMiddleware": 900}
 SCHEDULER_MEMORY_QUEUE = "scrapy.squeues.FifoMemoryQueue"
 
 DOWNLOADER_MIDDLEWARES = {

@@ -42,13 +42,13 @@ class Next:
     error: str | None = None
 
 
-def same_listing(base: str, url: str) -> bool:
-    """True when ``url`` is a page of the Hub's own ``/api/models`` listing at ``base``."""
+def same_listing(base: str, url: str, path: str = "/api/models") -> bool:
+    """True when ``url`` is a page of the Hub's own listing at ``base`` and ``path`` (``/api/models``, ``/api/spaces``)."""
     hub, target = urlsplit(base), urlsplit(url)
     return (
         target.scheme.lower() == hub.scheme.lower()
         and target.netloc.lower() == hub.netloc.lower()
-        and target.path.rstrip("/") == f"{hub.path.rstrip('/')}/api/models"
+        and target.path.rstrip("/") == f"{hub.path.rstrip('/')}{path}"
     )
 
 
@@ -56,7 +56,9 @@ def _fingerprint(url: str) -> str:
     return hashlib.sha1(url.encode()).hexdigest()[:12]
 
 
-def follow(base: str, headers: Mapping[str, Any], pages: Pages, new_models: int, current: str | None = None) -> Next:
+def follow(
+    base: str, headers: Mapping[str, Any], pages: Pages, new_models: int, current: str | None = None, path: str = "/api/models"
+) -> Next:
     """The next page of a listing, given this page's headers and how many of its models were new.
 
     ``current`` is this page's URL: a relative ``Link`` is resolved against it (RFC 8288), and a
@@ -69,7 +71,7 @@ def follow(base: str, headers: Mapping[str, Any], pages: Pages, new_models: int,
         target = urljoin(current, target)
         if _fingerprint(current) not in pages.seen:
             pages = Pages((*pages.seen[-(REMEMBERED - 1) :], _fingerprint(current)), pages.stale)
-    if not same_listing(base, target):
+    if not same_listing(base, target, path):
         return Next(None, pages, f"the listing's next page leaves the Hub's listing ({target[:200]}); not followed")
     stale = 0 if new_models else pages.stale + 1
     if stale >= STALE_PAGES:

@@ -13,12 +13,18 @@ from scrapy.downloadermiddlewares.retry import get_retry_request
 from scrapy.http import Response
 from twisted.python.failure import Failure
 
+from hfspider.arguments import Extras
+from hfspider.db import now
 from hfspider.extensions.crawlrun import CrawlRun
 from hfspider.hub.endpoint import endpoint, is_repo_id
+from hfspider.hub.pages import card_url, spaces_url
+from hfspider.hub.paging import FIRST_PAGE, follow
 from hfspider.hub.records import edge_items, model_item
-from hfspider.items import EdgeItem, ModelItem
+from hfspider.hub.status import NOT_THERE
+from hfspider.items import CardItem, EdgeItem, LinksItem, ModelItem
 from hfspider.marks import Failed
 from hfspider.middlewares.superseded import Superseded
+from hfspider.secrets import mask_card
 
 #: Meta key of a request that visits a model for the first time: (walk, model, depth, or None when
 #: no depth limit makes a shorter path matter). A scheduler shared by many workers deduplicates by it.
@@ -29,6 +35,11 @@ class HubSpider(scrapy.Spider):
     """Base for spiders that read ``/api/models``; subclasses set ``args`` to their parsed arguments (a dataclass)."""
 
     args: Any = None
+    extras: Extras = Extras()
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._about: set[str] = set()  # models whose card and Spaces are asked for
 
     @property
     def hub(self) -> str:
@@ -110,3 +121,49 @@ class HubSpider(scrapy.Spider):
             self.crawler.stats.inc_value("hfspider/bad_record")
             return None, []
         return item, edge_items(record)
+
+    # -- cards=1, spaces=1 ----------------------------------------------------------
+
+    def about(self, item: ModelItem) -> Iterator[Request]:
+        """The card and Spaces requests ``cards=1`` and ``spaces=1`` ask for, once per model and run."""
+        if not (self.extras.cards or self.extras.spaces) or item.id in self._about:
+            return
+        self._about.add(item.id)
+        if self.extras.cards:
+            meta = {"hf_model": item.id, "handle_httpstatus_list": list(NOT_THERE)}
+            yield Request(card_url(self.hub, item.id), callback=self.parse_card, errback=self.failed, meta=meta, dont_filter=True)
+        if self.extras.spaces:
+            yield self._spaces(item.id, spaces_url(self.hub, item.id))
+
+    def _spaces(self, model: str, url: str, pages: Any = FIRST_PAGE, found: tuple[str, ...] = ()) -> Request:
+        meta = {"hf_model": model, "hf_pages": pages, "hf_found": found}
+        return Request(url, callback=self.parse_spaces, errback=self.failed, meta=meta, dont_filter=True)
+
+    def parse_card(self, response: Response) -> Iterator[Any]:
+        """A card's text, secrets masked before it goes anywhere; 404 (no card) and 401/403 (gated,
+        private) are answers, stored as a row without text."""
+        model: str = response.meta["hf_model"]
+        self.crawler.stats.inc_value(f"hfspider/cards/{response.status}")
+        if response.status in NOT_THERE:
+            yield CardItem(model, None, None, response.status, now())
+            return
+        text = mask_card(response.body.decode("utf-8", "replace"))
+        yield CardItem(model, text, len(text), response.status, now())
+
+    def parse_spaces(self, response: Response) -> Iterator[Any]:
+        """A page of ``/api/spaces?models=ID``; the whole list, once its last page is read, replaces the stored one."""
+        records = self.decode(response, list)
+        if records is None:
+            yield from self.retry_or_fail(response, "Spaces listing is not a JSON list")
+            return
+        model: str = response.meta["hf_model"]
+        found: tuple[str, ...] = response.meta["hf_found"]
+        ids = [r["id"] for r in records if isinstance(r, dict) and isinstance(r.get("id"), str) and is_repo_id(r["id"])]
+        new = tuple(dict.fromkeys(i for i in ids if i not in found))
+        following = follow(self.hub, response.headers, response.meta["hf_pages"], len(new), response.url, path="/api/spaces")
+        if following.error:
+            yield self.failure(response.request, response.status, following.error)
+        elif following.url:
+            yield self._spaces(model, following.url, following.pages, found + new)
+        else:
+            yield LinksItem(model, "space", list(found + new), complete=True)

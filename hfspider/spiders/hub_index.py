@@ -13,7 +13,7 @@ from typing import Any
 
 from scrapy.http import Response
 
-from hfspider.arguments import IndexArguments, full_flag
+from hfspider.arguments import Extras, IndexArguments, full_flag
 from hfspider.hub.endpoint import SORT_CREATED, SORT_MODIFIED, listing_url
 from hfspider.hub.paging import FIRST_PAGE
 from hfspider.spiders.walk import WalkingSpider
@@ -35,6 +35,7 @@ class HubIndexSpider(WalkingSpider):
             "scrapy.spidermiddlewares.referer.RefererMiddleware": None,
             "scrapy.spidermiddlewares.urllength.UrlLengthMiddleware": None,
             "scrapy.spidermiddlewares.depth.DepthMiddleware": None,
+            "hfspider.middlewares.slots.BucketSlotMiddleware": 900,  # replaced, not merged: named again
         }
     }
 
@@ -42,10 +43,12 @@ class HubIndexSpider(WalkingSpider):
     def check_arguments(cls, kwargs: dict[str, Any]) -> None:
         IndexArguments.parse(kwargs)
         full_flag(kwargs)
+        Extras.parse(kwargs)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self.args = IndexArguments.parse(kwargs)
         self.full = full_flag(kwargs)
+        self.extras = Extras.parse(kwargs)
         super().__init__()
         self._replay_since = ""  # set when resuming: models fetched since then are replayed
 

@@ -16,7 +16,7 @@ from scrapy import Request, signals
 from scrapy.exceptions import DontCloseSpider
 from scrapy.http import Response
 
-from hfspider.arguments import TreeArguments
+from hfspider.arguments import Extras, TreeArguments
 from hfspider.hub.endpoint import EXPAND, PAGE_SIZE, SORT_CREATED, SORT_LIKES, SORT_MODIFIED, children_url, listing_url, model_url, sort_of
 from hfspider.hub.lineage import SOURCE_LISTING, UNKNOWN
 from hfspider.hub.paging import FIRST_PAGE, Pages, follow
@@ -52,9 +52,11 @@ class ModelTreeSpider(WalkingSpider):
     def check_arguments(cls, kwargs: dict[str, Any]) -> None:
         """Raise ``ArgumentError`` for bad ``-a`` arguments, before a crawl is set up."""
         TreeArguments.parse(kwargs)
+        Extras.parse(kwargs)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self.args = TreeArguments.parse(kwargs)
+        self.extras = Extras.parse(kwargs)
         super().__init__()
         self._best: dict[tuple[str, str], int] = {}
         self._stored_roots: set[str] = set()
@@ -283,6 +285,7 @@ class ModelTreeSpider(WalkingSpider):
             self.run.rename_root(root, item.id)
         yield item
         yield from edges
+        yield from self.about(item)
         if self.args.direction in ("up", "both"):
             yield from self._parents(edges, 1)
         yield from self._maybe_switch()
@@ -367,6 +370,7 @@ class ModelTreeSpider(WalkingSpider):
             return
         yield item
         yield from edges
+        yield from self.about(item)
         yield from self._parents(edges, distance + 1)
         if self.args.direction == "both":
             yield from self._children(item.id, -distance)
@@ -398,6 +402,7 @@ class ModelTreeSpider(WalkingSpider):
             self._fed.add(item.id)
             yield item
             yield from edges
+            yield from self.about(item)
             yield from self._children(item.id, depth + 1)
         seen: frozenset[str] = response.meta["hf_seen"]
         following = follow(self.hub, response.headers, response.meta["hf_pages"], len(shown - seen), response.url)

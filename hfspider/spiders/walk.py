@@ -32,6 +32,7 @@ class WalkingSpider(HubSpider):
         if item is not None:
             yield item
             yield from edges
+            yield from self.about(item)
 
     def walk_page(self, url: str, since: str | None, pages: Pages) -> Request:
         meta = {"hf_since": since, "hf_pages": pages, "hf_url": url}
