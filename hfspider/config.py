@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from hfspider.hub.endpoint import check_endpoint, endpoint
+from hfspider.render import render_problem
 
 
 class SettingError(ValueError):
@@ -53,6 +54,7 @@ def check_settings(settings: Any) -> None:
         if settings.get("JOBDIR"):
             raise SettingError("-s JOBDIR: a crawl shared through REDIS_URL keeps its queue in Redis; leave JOBDIR out")
         _number(settings, "HFSPIDER_WORKER_TIMEOUT", float, 0, strict=True)
-    problem = check_endpoint(endpoint(settings.get("HF_ENDPOINT")))
+    _number(settings, "HFSPIDER_RENDER_TIMEOUT", float, 0, strict=True)
+    problem = check_endpoint(endpoint(settings.get("HF_ENDPOINT"))) or render_problem(settings)
     if problem:
         raise SettingError(problem)

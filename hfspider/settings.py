@@ -41,6 +41,21 @@ ITEM_PIPELINES = {
     "pipelines.store.StorePipeline": 300,
 }
 
+# -- The website (model_pages) ----------------------------------------------
+# Render model pages in Chromium (scrapy-playwright): "never"; "auto", a page whose HTML leaves the
+# Model tree or the Spaces to the browser (an empty hydration target) is fetched again through it;
+# "always", every page. The browser is the system's Chromium (found on the PATH, or give
+# PLAYWRIGHT_LAUNCH_OPTIONS = {"executable_path": ...}); each render counts in the pages budget.
+HFSPIDER_RENDER = "never"
+# Seconds a rendered page may take to build its sections.
+HFSPIDER_RENDER_TIMEOUT = 15.0
+PLAYWRIGHT_BROWSER_TYPE = "chromium"
+PLAYWRIGHT_LAUNCH_OPTIONS = {"headless": True}
+PLAYWRIGHT_MAX_CONTEXTS = 1
+PLAYWRIGHT_MAX_PAGES_PER_CONTEXT = 4
+PLAYWRIGHT_ABORT_REQUEST = "hfspider.render.blocked"
+PLAYWRIGHT_PROCESS_REQUEST_HEADERS = "hfspider.render.hub_headers"
+
 # -- Crawling ---------------------------------------------------------------
 BOT_NAME = "hfspider"
 SPIDER_MODULES = ["hfspider.spiders"]
