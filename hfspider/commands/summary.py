@@ -9,6 +9,9 @@ from scrapy.exceptions import UsageError
 
 from hfspider.db import Database, DatabaseError, database_url, open_database, shown
 
+#: Audit lines printed; the rest are counted.
+AUDIT_LINES = 50
+
 
 class Command(ScrapyCommand):
     requires_project = True
@@ -32,6 +35,15 @@ class Command(ScrapyCommand):
             depths = " ".join(f"{d}:{n}" for d, n in sorted(by_depth.items()))
             top = ", ".join(f"{lic or 'none'} {n}" for lic, n in summary.licenses[root])
             print(f"  tree {root}: {by_depth.total()} models, by depth {depths}; licenses {top}")
+        if summary.side.get("page_facts") or summary.side.get("links") or summary.side.get("cards"):
+            side = ", ".join(f"{n} {table}" for table, n in summary.side.items())
+            print(f"from the website and the files: {side}")
+        if summary.audit:
+            print(f"panel counts that differ from the children stored: {len(summary.audit)}")
+            for model, relation, on_page, stored in summary.audit[:AUDIT_LINES]:
+                print(f"  {model} {relation}: the page shows {on_page}, {stored} stored")
+            if len(summary.audit) > AUDIT_LINES:
+                print(f"  ... and {len(summary.audit) - AUDIT_LINES} more")
         last = summary.last_run
         if last:
             stats = last["stats"] or {}
