@@ -105,7 +105,8 @@ def _document(title: str, canonical: str, body: str) -> str:
         '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
         f"<title>{escape(title)}</title>"
         f'<link rel="canonical" href="https://huggingface.co{escape(canonical)}"></head>\n'
-        '<body><nav class="hr-top"><a href="/">Hugging Face</a> <a href="/models">Models</a> '
+        '<body><nav class="hr-top"><img src="/front/assets/huggingface_logo.svg" alt="">'
+        '<a href="/">Hugging Face</a> <a href="/models">Models</a> '
         '<a href="/datasets">Datasets</a> <a href="/spaces">Spaces</a> <a href="/docs">Docs</a></nav>\n'
         f"<main>{body}</main></body></html>\n"
     )
