@@ -270,3 +270,31 @@ def test_waiter_leaves_when_crawler_stops(gate: RateLimitMiddleware, clock: Fake
     clock.on_sleep = stop
     send(gate, clock)
     assert len(clock.sleeps) == 1
+
+
+PAGE = f"https://{HOST}/google/gemma-2-2b-it"
+CARD = f"https://{HOST}/google/gemma-2-2b-it/resolve/main/README.md"
+
+
+def test_each_budget_has_its_own_gate(gate: RateLimitMiddleware, clock: FakeClock) -> None:
+    """A page 429 (no Retry-After: only t) holds pages back; API calls and files go on at once."""
+    request = Request(PAGE)
+    limited = Response(
+        PAGE,
+        status=429,
+        headers={"RateLimit": '"pages";r=0;t=40', "RateLimit-Policy": '"fixed window";"pages";q=100;w=300'},
+        request=request,
+    )
+    assert isinstance(gate.process_response(request, limited), Request)
+    assert gate.gates["pages"].remaining == 0 and gate.gates["api"].remaining is None
+    assert send(gate, clock, API) == START  # not held by the pages window
+    assert send(gate, clock, CARD) == START
+    assert send(gate, clock, PAGE) >= START + 40  # the page waits for its window's reset
+    # Each budget reads only its own bucket's numbers from the headers.
+    answer(gate, remaining=400, reset=100.0)
+    assert gate.gates["api"].remaining == 400 and gate.gates["resolvers"].remaining is None
+
+
+def test_robots_txt_counts_in_no_budget(gate: RateLimitMiddleware, clock: FakeClock) -> None:
+    gate.gates["pages"].remaining, gate.gates["pages"].reset_at = 0, START + 100
+    assert send(gate, clock, f"https://{HOST}/robots.txt") == START
