@@ -12,10 +12,10 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from hfspider.replica import Hub, ReplicaServer
+from hfspider.replica import Hub, ReplicaServer, regular_family
 from hfspider.replica.truth import Truth
 from hfspider.replica.website import Website
-from tests.conftest import ROOT, CrawlResult, crawl_command, needs_real_data
+from tests.conftest import ROOT, CrawlResult, crawl, crawl_command, needs_real_data, start_crawl, wait_for_rows
 from tests.test_model_tree import REAL_FAMILIES
 
 #: Every column of models but when it was read.
@@ -175,3 +175,30 @@ def test_relations_and_max_depth_as_model_tree(run_crawl) -> None:
         pages = run_crawl(*args, spider="model_pages", endpoint=server.url)
         api = run_crawl(*args, endpoint=server.url)
     assert_same_family(pages, api)
+
+
+def test_a_killed_crawl_resumes_with_nothing_lost_and_no_duplicate_feed_lines(tmp_path: Path) -> None:
+    records = regular_family("rz", 4, 3)  # 85 models, four levels
+    truth = Truth(records)
+    output = tmp_path / "out"
+    arguments = ("root=rz/m", "cards=1")
+    with ReplicaServer(Hub(records), latency=0.3) as server:
+        process = start_crawl(output, "model_pages", *arguments, endpoint=server.url, settings={"HFSPIDER_FLUSH_SECONDS": 0.2})
+        wait_for_rows(output / "hfspider.sqlite", 10)
+        process.kill()
+        process.communicate(timeout=60)
+        stored = {row[0] for row in CrawlResult(0, "", "", output).rows("SELECT id FROM models")}
+        assert 10 <= len(stored) < len(truth.down("rz/m"))  # killed halfway
+        server.latency = 0.0
+        result = crawl(output, "model_pages", *arguments, endpoint=server.url)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "resuming:" in result.stderr
+    assert [row[0] for row in result.rows("SELECT outcome FROM crawl_runs ORDER BY id")] == ["running", "finished"]
+    expected = truth.down("rz/m")
+    assert dict(result.rows("SELECT model_id, depth FROM tree_members")) == expected
+    models = Counter(line["id"] for line in result.feed("models.jsonl"))
+    edges = Counter((e["child_id"], e["parent_id"]) for e in result.feed("edges.jsonl"))
+    assert set(models) == set(expected) and max(models.values()) == 1
+    assert set(edges) == {(child, parent) for child, parent, _r in truth.edges(expected)} and max(edges.values()) == 1
+    assert {row[0] for row in result.rows("SELECT model_id FROM cards WHERE status = 404")} == set(expected)  # none has a card
+    assert result.rows("SELECT COUNT(*) FROM page_facts") == [(len(expected),)]

@@ -403,6 +403,19 @@ class Database:
     def _edges_of(conn: Connection, ids: list[str]) -> list[dict[str, Any]]:
         return [dict(r) for chunk in chunks(ids) for r in conn.execute(select(edges).where(edges.c.child_id.in_(chunk))).mappings()]
 
+    @_translated
+    def with_rows(self, table: str, ids: Sequence[str], kind: str | None = None) -> set[str]:
+        """Those of ``ids`` that have a row in ``cards``, or links of ``kind``: what a resumed crawl need not fetch again."""
+        source = {"cards": cards, "links": links}[table]
+        found: set[str] = set()
+        with self._read() as conn:
+            for chunk in chunks(ids):
+                query = select(source.c.model_id).where(source.c.model_id.in_(chunk)).distinct()
+                if kind is not None:
+                    query = query.where(links.c.kind == kind)
+                found.update(conn.execute(query).scalars())
+        return found
+
     # -- trees --------------------------------------------------------------
 
     @_translated

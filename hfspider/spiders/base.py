@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import scrapy
@@ -113,6 +113,24 @@ class HubSpider(scrapy.Spider):
 
     def parse_replay(self, response: Response) -> Iterator[Any]:
         raise NotImplementedError
+
+    def replayed(self, items: Iterable[Any]) -> Iterator[Any]:
+        """Stored items replayed for the feeds, and the cards and Spaces that the unfinished run had not stored for them."""
+        ids: list[str] = []
+        for item in items:
+            if isinstance(item, ModelItem):
+                ids.append(item.id)
+            yield item
+        if not (self.extras.cards or self.extras.spaces) or not ids:
+            return
+        done = set(ids)
+        if self.extras.cards:
+            done &= self.run.db.with_rows("cards", ids)
+        if self.extras.spaces:
+            done &= self.run.db.with_rows("links", ids, "space")
+        self._about |= done
+        for model in ids:
+            yield from self.about(ModelItem(model))
 
     def items_for(self, record: Any) -> tuple[ModelItem | None, list[EdgeItem]]:
         """A record's model item and parent edges; (None, []) for a record without an id."""

@@ -74,4 +74,4 @@ class HubIndexSpider(WalkingSpider):
         yield self.walk_page(first, plan.since, FIRST_PAGE)
 
     def parse_replay(self, response: Response) -> Iterator[Any]:
-        yield from self.run.replay_since(self._replay_since)
+        yield from self.replayed(self.run.replay_since(self._replay_since))

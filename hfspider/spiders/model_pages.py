@@ -124,7 +124,7 @@ class ModelPagesSpider(HubSpider):
 
     def parse_replay(self, response: Response) -> Iterator[Any]:
         ids, self._replay = self._replay, []
-        yield from self.run.replay_members(ids)
+        yield from self.replayed(self.run.replay_members(ids))
 
     # -- requests ------------------------------------------------------------------
 

@@ -210,7 +210,7 @@ class ModelTreeSpider(WalkingSpider):
     def parse_replay(self, response: Response) -> Iterator[Any]:
         ids, self._replay = self._replay, []
         self._fed.update(ids)
-        yield from self.run.replay_members(ids)
+        yield from self.replayed(self.run.replay_members(ids))
 
     # -- roots -------------------------------------------------------------
 
