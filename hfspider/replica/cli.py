@@ -11,6 +11,7 @@ from pathlib import Path
 from .server import FAULT_KINDS, HOSTILE_LINKS, ReplicaServer
 from .store import Hub, read_jsonl
 from .synth import generate
+from .website import Website
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -28,6 +29,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000, help="0 picks a free port")
     parser.add_argument("--quota", type=int, default=None, metavar="Q", help="api calls per window (default: unlimited)")
+    parser.add_argument("--page-quota", type=int, default=None, metavar="Q", help="HTML pages per window (default: unlimited)")
+    parser.add_argument("--resolver-quota", type=int, default=None, metavar="Q", help="file downloads per window (default: unlimited)")
+    parser.add_argument(
+        "--client-rendered", action="store_true", help="model pages build the Model tree and Spaces in the browser, after load"
+    )
     parser.add_argument("--window", type=float, default=300, metavar="W", help="rate-limit window in seconds")
     parser.add_argument("--retry-after", action="store_true", help="send Retry-After with 429s")
     parser.add_argument("--latency", type=float, default=0.0, metavar="SECONDS", help="delay before each answer")
@@ -75,6 +81,9 @@ def start(args: argparse.Namespace) -> tuple[ReplicaServer, int]:
         host=args.host,
         port=args.port,
         hostile_link=args.hostile_link,
+        site=Website(client_rendered=args.client_rendered),
+        page_quota=args.page_quota,
+        resolver_quota=args.resolver_quota,
     ).start()
     return server, len(hub)
 
