@@ -100,9 +100,11 @@ def largest_fitting(truth: Truth, candidates: Sequence[str], min_size: int, max_
     return best
 
 
-def run_hfspider(server: ReplicaServer, root: str, output: Path, settings: dict[str, Any] | None = None) -> SpiderRun:
-    """``scrapy crawl model_tree -a root=ROOT`` in a subprocess, HF_ENDPOINT at the replica, no token."""
-    command = [sys.executable, "-m", "scrapy", "crawl", "model_tree", "-a", f"root={root}", "-s", f"HFSPIDER_OUTPUT={output}"]
+def run_hfspider(
+    server: ReplicaServer, root: str, output: Path, settings: dict[str, Any] | None = None, spider: str = "model_tree"
+) -> SpiderRun:
+    """``scrapy crawl SPIDER -a root=ROOT`` in a subprocess, HF_ENDPOINT at the replica, no token."""
+    command = [sys.executable, "-m", "scrapy", "crawl", spider, "-a", f"root={root}", "-s", f"HFSPIDER_OUTPUT={output}"]
     command += [arg for key, value in (settings or {}).items() for arg in ("-s", f"{key}={value}")]
     environment = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "HUGGING_FACE"))}
     environment |= {"HF_ENDPOINT": server.url, "HF_HOME": str(output.parent / "hf-home")}  # no stray token

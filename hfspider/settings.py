@@ -92,6 +92,8 @@ SPIDER_MIDDLEWARES = {"hfspider.middlewares.slots.BucketSlotMiddleware": 900}
 SCHEDULER_MEMORY_QUEUE = "scrapy.squeues.FifoMemoryQueue"
 
 DOWNLOADER_MIDDLEWARES = {
+    # Before RobotsTxtMiddleware (100): a request's budget decides its slot and whether robots.txt applies.
+    "hfspider.middlewares.slots.BucketSlotMiddleware": 50,
     # These sit after Retry (550) and Redirect (600): a second pass waits its back-off, a 429 is
     # waited out before Retry sees it, and the token is added last and removed first.
     "hfspider.middlewares.superseded.SupersededMiddleware": 800,

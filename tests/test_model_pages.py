@@ -202,3 +202,22 @@ def test_a_killed_crawl_resumes_with_nothing_lost_and_no_duplicate_feed_lines(tm
     assert set(edges) == {(child, parent) for child, parent, _r in truth.edges(expected)} and max(edges.values()) == 1
     assert {row[0] for row in result.rows("SELECT model_id FROM cards WHERE status = 404")} == set(expected)  # none has a card
     assert result.rows("SELECT COUNT(*) FROM page_facts") == [(len(expected),)]
+
+
+def test_robots_txt_is_obeyed_for_pages_only(run_crawl) -> None:
+    records = [
+        {"id": "rb/base", "tags": []},
+        {"id": "rb/open", "tags": ["base_model:rb/base", "base_model:finetune:rb/base"]},
+        {"id": "rb/blocked", "tags": ["base_model:rb/base", "base_model:finetune:rb/base"]},
+        {"id": "rb/under", "tags": ["base_model:rb/open", "base_model:adapter:rb/open"]},
+    ]
+    robots = "User-agent: *\nDisallow: /api/\nDisallow: /rb/blocked\nDisallow: /models?other=base_model:adapter:\n"
+    with ReplicaServer(Hub(records), site=Website(robots=robots)) as server:
+        result = run_crawl("root=rb/base", "spaces=1", spider="model_pages", endpoint=server.url)
+        paths = [path for _m, path, _s, _a in server.requests]
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "/rb/blocked" not in paths and not [p for p in paths if p.startswith("/models?other=base_model:adapter:")]
+    # The API is not governed by robots.txt: the Spaces calls, and the adapter listing the website refused.
+    assert len([p for p in paths if p.startswith("/api/spaces")]) == 3 and len([p for p in paths if p.startswith("/api/models?")]) == 1
+    assert dict(result.rows("SELECT model_id, depth FROM tree_members")) == {"rb/base": 0, "rb/open": 1, "rb/under": 2}
+    assert "robots.txt forbids the page of rb/blocked; left out" in result.stderr

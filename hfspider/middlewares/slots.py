@@ -1,4 +1,4 @@
-"""Spider middleware: each Hub request goes to the download slot of the budget it spends.
+"""Each Hub request goes to the download slot of the budget it spends (a spider and a downloader middleware).
 
 The Hub counts API calls, HTML pages and file downloads separately, so each
 gets a download slot of its own (``hub-api``, ``hub-pages``, ``hub-resolvers``):
@@ -6,6 +6,11 @@ AutoThrottle paces them apart and the downloader-aware scheduler queue hands
 out requests of the slot with the fewest under way, so requests waiting for the
 ``pages`` window never hold up API calls. robots.txt governs the HTML pages,
 not the API or the files: only page requests are checked against it.
+
+As a spider middleware it marks requests before they are scheduled (the queue
+sorts by slot); as a downloader middleware, before RobotsTxtMiddleware, it marks
+those that reach the downloader without passing a spider middleware: requests
+made in errbacks and redirects.
 """
 
 from __future__ import annotations
@@ -39,6 +44,9 @@ class BucketSlotMiddleware:
                 if bucket != "pages":
                     result.meta.setdefault("dont_obey_robotstxt", True)
         return result
+
+    def process_request(self, request: Request, spider: Any = None) -> None:
+        self._mark(request)
 
     async def process_start(self, start: AsyncIterator[Any]) -> AsyncIterator[Any]:
         async for result in start:

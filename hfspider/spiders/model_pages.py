@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from scrapy import Request
+from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response
 from scrapy.settings import BaseSettings
 from twisted.python.failure import Failure
@@ -374,13 +375,16 @@ class ModelPagesSpider(HubSpider):
 
     def _through_api(self, parent: str, relation: str | None, total: int | None) -> Iterator[Request]:
         self.crawler.stats.inc_value("hfspider/api_listings")
-        self.logger.info(
-            "%s has %s %s children, more than the website lists (%d pages); listing them through the API",
-            parent,
-            f"{total:,}" if total is not None else "more",
-            relation or "",
-            LISTING_PAGE_CAP,
-        )
+        if total is None:
+            self.logger.info("the website will not list the %s children of %s; listing them through the API", relation or "", parent)
+        else:
+            self.logger.info(
+                "%s has %s %s children, more than the website lists (%d pages); listing them through the API",
+                parent,
+                f"{total:,}",
+                relation or "",
+                LISTING_PAGE_CAP,
+            )
         yield self._api_listing(parent, relation)
 
     def parse_api_listing(self, response: Response) -> Iterator[Any]:
@@ -407,10 +411,22 @@ class ModelPagesSpider(HubSpider):
     # -- failures ----------------------------------------------------------------
 
     def page_failed(self, failure: Failure) -> Iterator[Any]:
-        yield from self._settle(failure.request.meta["hf_model"], self.failed(failure))  # type: ignore[attr-defined]
+        request: Request = failure.request  # type: ignore[attr-defined]
+        model: str = request.meta["hf_model"]
+        if failure.check(IgnoreRequest):  # robots.txt forbids the page: an answer, not a fault
+            self.crawler.stats.inc_value("hfspider/robots_forbidden")
+            self.logger.warning("robots.txt forbids the page of %s; left out", model)
+            yield from self._page_done(model, model, [])
+            return
+        yield from self._settle(model, self.failed(failure))
 
     def listing_failed(self, failure: Failure) -> Iterator[Any]:
-        yield from self._settle_listing(failure.request.meta["hf_model"], self.failed(failure))  # type: ignore[attr-defined]
+        request: Request = failure.request  # type: ignore[attr-defined]
+        parent: str = request.meta["hf_model"]
+        if failure.check(IgnoreRequest) and request.meta.get("hf_page") is not None:  # robots.txt forbids the listing page
+            yield from self._through_api(parent, request.meta["hf_relation"], None)
+            return
+        yield from self._settle_listing(parent, self.failed(failure))
 
     def _settle(self, model: str, outcome: Iterable[Any]) -> Iterator[Any]:
         """A page given up on: the parents waiting for it are not marked listed, so a rerun reads them again."""
