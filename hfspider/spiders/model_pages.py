@@ -19,7 +19,7 @@ from typing import Any
 
 from scrapy import Request
 from scrapy.exceptions import IgnoreRequest
-from scrapy.http import Response
+from scrapy.http import Response, TextResponse
 from scrapy.settings import BaseSettings
 from twisted.python.failure import Failure
 
@@ -51,6 +51,11 @@ class _Family:
     waiting: set[str] = field(default_factory=set)  # children whose page is not stored yet
     failed: bool = False
     marked: bool = False
+
+
+def _html(response: Response) -> str:
+    """A page's text; a page served as something other than text (a proxy's answer) is read as UTF-8 too."""
+    return response.text if isinstance(response, TextResponse) else response.body.decode("utf-8", "replace")
 
 
 class ModelPagesSpider(HubSpider):
@@ -172,7 +177,7 @@ class ModelPagesSpider(HubSpider):
         if response.status in NOT_THERE:
             yield from self._not_there(model, role, response.status)
             return
-        page = read_model_page(response.text)
+        page = read_model_page(_html(response))
         item, edges = self.items_for(page.record) if page.record is not None else (None, [])
         if item is None:
             yield from self._settle(model, self.retry_or_fail(response, "model page without a model record in its ModelHeader props"))
@@ -234,7 +239,7 @@ class ModelPagesSpider(HubSpider):
             yield LinksItem(model, "space", spaces, complete=len(spaces) >= (page.spaces_count or 0))
 
     def parse_top(self, response: Response) -> Iterator[Any]:
-        listing = read_web_listing(response.text)
+        listing = read_web_listing(_html(response))
         wanted: int = response.meta["hf_wanted"]
         page: int = response.meta["hf_page"]
         ids = listing.ids[:wanted]
@@ -348,7 +353,7 @@ class ModelPagesSpider(HubSpider):
         parent: str = response.meta["hf_model"]
         relation: str | None = response.meta["hf_relation"]
         page: int = response.meta["hf_page"]
-        listing = read_web_listing(response.text)
+        listing = read_web_listing(_html(response))
         if listing.total is None and not listing.ids:
             yield from self._settle_listing(parent, self.retry_or_fail(response, "listing page without models or ModelList props"))
             return
