@@ -1,6 +1,6 @@
 """Model pages: one family crawled through the API and through the website, and what rendering costs.
 
-``python -m bench.model_pages [--models 20000] [--seed 0] [--latency 0.04]``
+``python -m bench.model_pages [--models 50000] [--seed 0] [--latency 0.04]``
 
 The biggest family of 200 to 400 models of a seeded synthetic hub is crawled
 with ``model_tree`` (API) and ``model_pages`` (website) from a replica with
@@ -30,7 +30,7 @@ from hfspider.replica.website import Website
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", type=int, default=20_000, help="synthetic hub size (default 20000)")
+    parser.add_argument("--models", type=int, default=50_000, help="synthetic hub size (default 50000)")
     parser.add_argument("--seed", type=int, default=0, help="synthetic hub seed (default 0)")
     parser.add_argument("--latency", type=float, default=0.04, help="replica answer delay in seconds (default 0.04)")
     add_setting_option(parser)
