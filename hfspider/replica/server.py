@@ -22,7 +22,7 @@ from itertools import count
 from types import TracebackType
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
-from .store import BadCursor, BadRequest, Hub, ListQuery, _sha, parse_model_expand, revision_exists
+from .store import BadCursor, BadRequest, Hub, ListQuery, parse_model_expand, revision_exists, sha_of
 from .website import Pages, Website, card_path, not_found_page, rate_limited_page, space_record
 
 FAULT_KINDS = ("500", "502", "503", "504", "reset", "truncate", "slow", "garbage")
@@ -462,7 +462,7 @@ class ReplicaServer:
             return _error(404, "Entry not found", "EntryNotFound")
         if kind == "raw":
             return _Response(200, self.pages.card(rec).encode(), content_type="text/plain; charset=utf-8")
-        return _Response(307, b"", [("Location", card_path(rec, _sha(rec)))], content_type="text/plain; charset=utf-8")
+        return _Response(307, b"", [("Location", card_path(rec, sha_of(rec)))], content_type="text/plain; charset=utf-8")
 
     def _cached_file(self, rest: str) -> _Response:
         segments = [unquote(s) for s in rest.split("/")]
@@ -470,7 +470,7 @@ class ReplicaServer:
             return _error(404, "Entry not found", "EntryNotFound")
         rec = self.hub.get("/".join(segments[:-2]))
         text = self.pages.card(rec) if rec is not None and not rec.get("private") else None
-        if text is None or segments[-2] != _sha(rec):
+        if text is None or segments[-2] != sha_of(rec):
             return _error(404, "Entry not found", "EntryNotFound")
         return _Response(200, text.encode(), content_type="text/markdown; charset=utf-8")
 

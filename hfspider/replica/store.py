@@ -167,7 +167,7 @@ def _namespace(model_id: str) -> str | None:
     return model_id.split("/", 1)[0] if "/" in model_id else None
 
 
-def _sha(rec: dict) -> str:
+def sha_of(rec: dict) -> str:
     return rec.get("sha") or hashlib.sha1(f"{rec['id']}@{_last_modified(rec)}".encode()).hexdigest()
 
 
@@ -187,7 +187,7 @@ def _last_modified(rec: dict) -> str:
 _FILLED: dict[str, Callable[[dict], object]] = {
     "_id": _object_id_of,
     "modelId": lambda r: r["id"],
-    "sha": _sha,
+    "sha": sha_of,
     "createdAt": _created,
     "lastModified": _last_modified,
     "private": lambda r: bool(r.get("private")),
@@ -210,7 +210,7 @@ def _value(rec: dict, key: str) -> object:
     return _MISSING if value is None else value
 
 
-def _render(rec: dict, keys: Iterable[str]) -> dict:
+def render_record(rec: dict, keys: Iterable[str]) -> dict:
     out = {}
     for key in keys:
         value = _value(rec, key)
@@ -414,7 +414,7 @@ def parse_model_expand(params: Sequence[tuple[str, str]]) -> tuple[str, ...]:
 
 def revision_exists(rec: dict, revision: str) -> bool:
     """The replica keeps one revision per model: `main`, also known by its sha."""
-    return revision in ("main", _sha(rec))
+    return revision in ("main", sha_of(rec))
 
 
 def _author(rec: dict) -> str | None:
@@ -510,7 +510,7 @@ class Hub:
                         break
             more = len(page) > query.limit
             page = page[: query.limit]
-            items = [_render(rec, query.keys) for rec in page]
+            items = [render_record(rec, query.keys) for rec in page]
             if not more:
                 return items, None
             value, last_id = key(page[-1]["id"])
@@ -539,8 +539,8 @@ class Hub:
         with self._lock:
             if not expand:
                 extra = (k for k in rec if k not in MODEL_KEYS)
-                return _render(rec, (*MODEL_KEYS, *extra))
-            out = _render(rec, ("_id", "id", *(k for k in expand if k not in SINGLE_ONLY)))
+                return render_record(rec, (*MODEL_KEYS, *extra))
+            out = render_record(rec, ("_id", "id", *(k for k in expand if k not in SINGLE_ONLY)))
             if "baseModels" in expand:
                 base = self._base_models(rec)
                 if base is not None:

@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
-from .store import Hub, _render
+from .store import Hub, render_record
 
 #: Models a web listing shows per page, and the last page it shows (counted from 1).
 PER_PAGE = 30
@@ -235,7 +235,7 @@ class Pages:
         datasets = [t[len("dataset:") :] for t in tags if t.startswith("dataset:")]
         papers = [t[len("arxiv:") :] for t in tags if t.startswith("arxiv:")]
         header = {
-            "model": _render(rec, PAGE_FIELDS),
+            "model": render_record(rec, PAGE_FIELDS),
             "discussionsStats": {"open": 0, "closed": 0, "total": 0},
         }
         tree, spaces = self.tree_section(rec), self.spaces_section(rec)
@@ -281,7 +281,7 @@ class Pages:
         records = self.hub.most_liked(tag, page * PER_PAGE, PER_PAGE) if 0 <= page < PAGE_CAP else []
         props = {
             "initialValues": {
-                "models": [_render(rec, LISTING_FIELDS) for rec in records],
+                "models": [render_record(rec, LISTING_FIELDS) for rec in records],
                 "numItemsPerPage": PER_PAGE,
                 "numTotalItems": total,
                 "pageIndex": page,
