@@ -83,14 +83,13 @@ class PageFactsItem:
 
 @dataclass
 class LinksItem:
-    """A model's links of one kind (``space``, ``dataset``, ``paper``, ``collection``), as the Hub writes
-    their ids. A ``complete`` list replaces the stored one; a partial one (a page's first Spaces) adds to it."""
+    """A model's links by kind (``space``, ``dataset``, ``paper``, ``collection``), as the Hub writes their
+    ids. The kinds named in ``complete`` replace the stored ones; others (a page's first Spaces) add to them."""
 
     table: ClassVar[str] = "links"
     model_id: str
-    kind: str
-    targets: list[str]
-    complete: bool
+    targets: dict[str, list[str]]
+    complete: tuple[str, ...]
 
 
 @dataclass

@@ -111,7 +111,7 @@ class Batch:
     next_page: str | None = None
     # What the website and the files add: rows for page_facts and cards, link lists for links.
     page_facts: list[dict[str, Any]] = field(default_factory=list)
-    links: list[dict[str, Any]] = field(default_factory=list)  # {model_id, kind, targets, complete}
+    links: list[dict[str, Any]] = field(default_factory=list)  # {model_id, targets: {kind: [id]}, complete: (kind,)}
     cards: list[dict[str, Any]] = field(default_factory=list)
 
     @property
@@ -259,8 +259,8 @@ class Database:
         upsert(conn, cards, list({row["model_id"]: row for row in batch.cards}.values()))
         for found in batch.links:
             if found["complete"]:
-                conn.execute(delete(links).where(links.c.model_id == found["model_id"], links.c.kind == found["kind"]))
-        rows = {(f["model_id"], f["kind"], t): None for f in batch.links for t in f["targets"]}
+                conn.execute(delete(links).where(links.c.model_id == found["model_id"], links.c.kind.in_(found["complete"])))
+        rows = {(f["model_id"], kind, t): None for f in batch.links for kind, targets in f["targets"].items() for t in targets}
         for chunk in chunks([{"model_id": m, "kind": k, "target": t} for m, k, t in rows]):
             upsert(conn, links, list(chunk))
 

@@ -184,4 +184,4 @@ class HubSpider(scrapy.Spider):
         elif following.url:
             yield self._spaces(model, following.url, following.pages, found + new)
         else:
-            yield LinksItem(model, "space", list(found + new), complete=True)
+            yield LinksItem(model, {"space": list(found + new)}, complete=("space",))

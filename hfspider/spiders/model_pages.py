@@ -195,7 +195,7 @@ class ModelPagesSpider(HubSpider):
         yield item
         yield from edges
         yield self._facts(item.id, page)
-        yield from self._links(item.id, page)
+        yield self._links(item.id, page)
         yield from self.about(item)
         self._panels[item.id] = None if "ModelTree" in page.unseen else page.children
         if role == "root":
@@ -231,12 +231,14 @@ class ModelPagesSpider(HubSpider):
         return PageFactsItem(model, now(), spaces=spaces, unseen=",".join(page.unseen) or None, **counts)
 
     @staticmethod
-    def _links(model: str, page: ModelPage) -> Iterator[LinksItem]:
-        for kind in ("dataset", "paper", "collection"):
-            yield LinksItem(model, kind, page.links.get(kind, []), complete=True)
+    def _links(model: str, page: ModelPage) -> LinksItem:
+        """The page's links; its Spaces are the whole list only when it shows them all."""
+        kinds = ["dataset", "paper", "collection"]
         if "SpacesList" not in page.unseen:
-            spaces = page.links.get("space", [])
-            yield LinksItem(model, "space", spaces, complete=len(spaces) >= (page.spaces_count or 0))
+            kinds.append("space")
+        targets = {kind: page.links.get(kind, []) for kind in kinds}
+        whole = [kind for kind in kinds if kind != "space" or len(targets["space"]) >= (page.spaces_count or 0)]
+        return LinksItem(model, targets, complete=tuple(whole))
 
     def parse_top(self, response: Response) -> Iterator[Any]:
         listing = read_web_listing(_html(response))
