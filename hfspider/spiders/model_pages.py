@@ -187,9 +187,15 @@ class ModelPagesSpider(HubSpider):
             yield self._page(model, role, depth, render=True)
             return
         if page.unseen:
+            if not self.crawler.stats.get_value("hfspider/unseen_sections"):
+                shown = ", ".join(page.unseen)
+                self.logger.warning(
+                    "%s: the page leaves %s to a browser; recorded as unseen in page_facts (pages like it are counted in "
+                    "hfspider/unseen_sections; HFSPIDER_RENDER=auto reads them)",
+                    item.id,
+                    shown,
+                )
             self.crawler.stats.inc_value("hfspider/unseen_sections", len(page.unseen))
-            unseen = ", ".join(page.unseen)
-            self.logger.info("%s: the page leaves %s to a browser (HFSPIDER_RENDER=never); recorded as unseen", item.id, unseen)
         if role == "root" and item.id != model:
             self.run.rename_root(model, item.id)
         yield item
