@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
+
 from hfspider.replica import Hub, ReplicaServer
 from hfspider.replica.truth import Truth
 from hfspider.replica.website import Website
 
 
+@pytest.mark.serial
 def test_pages_at_20_and_api_at_500_a_window_in_one_crawl(run_crawl) -> None:
     family = [{"id": "qb/base", "tags": []}]
     family += [{"id": f"qb/kid-{i:02d}", "tags": ["base_model:qb/base", "base_model:adapter:qb/base"]} for i in range(24)]

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from hfspider.replica import Hub, ReplicaServer
 from hfspider.replica.website import Website
 
@@ -75,6 +77,7 @@ def test_every_spider_takes_cards_and_spaces(run_crawl) -> None:
     )
 
 
+@pytest.mark.serial
 def test_the_files_budget_paces_cards_while_api_calls_go_on(run_crawl, tmp_path: Path) -> None:
     family = [{"id": "rs/base", "tags": []}] + [
         {"id": f"rs/kid-{i}", "tags": ["base_model:rs/base", "base_model:finetune:rs/base"], "cardData": {"license": "mit"}}
