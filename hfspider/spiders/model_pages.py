@@ -34,6 +34,7 @@ from hfspider.items import EdgeItem, LinksItem, PageFactsItem
 from hfspider.marks import Failed, Listed
 from hfspider.render import configure, rendered
 from hfspider.spiders.base import HubSpider
+from hfspider.spiders.family import FamilySteps
 
 #: page_facts columns by relation.
 COLUMNS = {"finetune": "finetunes", "adapter": "adapters", "quantized": "quantizations", "merge": "merges"}
@@ -58,7 +59,7 @@ def _html(response: Response) -> str:
     return response.text if isinstance(response, TextResponse) else response.body.decode("utf-8", "replace")
 
 
-class ModelPagesSpider(HubSpider):
+class ModelPagesSpider(FamilySteps, HubSpider):
     """Walks the website like ``model_tree`` walks the API: same arguments, same family.
 
     Pages are deduplicated here by model (``_pages``) and by model and distance
@@ -267,17 +268,6 @@ class ModelPagesSpider(HubSpider):
             self.logger.warning("-a top=%d: the website lists only %d models; crawling those", self.args.top, found)
 
     # -- walking -----------------------------------------------------------------
-
-    def _follows(self, relation: str) -> bool:
-        return relation in self.args.relations or (relation == UNKNOWN and self.args.all_relations)
-
-    def _first_or_shorter(self, walk: str, model: str, depth: int) -> bool:
-        key = (walk, model)
-        best = self._best.get(key)
-        if best is not None and (self.args.max_depth is None or depth >= best):
-            return False
-        self._best[key] = depth
-        return True
 
     def _parents(self, edges: Iterable[EdgeItem], distance: int) -> Iterator[Request]:
         if self.args.max_depth is not None and distance > self.args.max_depth:

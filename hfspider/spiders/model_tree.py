@@ -23,6 +23,7 @@ from hfspider.hub.paging import FIRST_PAGE, Pages, follow
 from hfspider.hub.status import NOT_THERE, why_missing
 from hfspider.items import EdgeItem, IndexedEdgeItem, IndexedModelItem, ModelItem
 from hfspider.marks import Listed
+from hfspider.spiders.family import FamilySteps
 from hfspider.spiders.walk import WalkingSpider
 
 LISTING, INDEX = "listing", "index"
@@ -30,7 +31,7 @@ LISTING, INDEX = "listing", "index"
 REFRESH_PAGES = 2
 
 
-class ModelTreeSpider(WalkingSpider):
+class ModelTreeSpider(FamilySteps, WalkingSpider):
     """Lists every model below (and, with ``direction``, above) the roots.
 
     Requests are deduplicated here, not by Scrapy's dupefilter: by model and
@@ -293,19 +294,6 @@ class ModelTreeSpider(WalkingSpider):
             yield from self._children(item.id, 0)
 
     # -- listing -----------------------------------------------------------
-
-    def _follows(self, relation: str) -> bool:
-        return relation in self.args.relations or (relation == UNKNOWN and self.args.all_relations)
-
-    def _first_or_shorter(self, walk: str, model: str, depth: int) -> bool:
-        """Whether to (re)visit: first time, or, under ``max_depth``, by a shorter path
-        that can bring more of the family within the limit."""
-        key = (walk, model)
-        best = self._best.get(key)
-        if best is not None and (self.args.max_depth is None or depth >= best):
-            return False
-        self._best[key] = depth
-        return True
 
     def _parents(self, edges: Iterable[EdgeItem], distance: int) -> Iterator[Request]:
         if self.mode == INDEX or (self.args.max_depth is not None and distance > self.args.max_depth):
