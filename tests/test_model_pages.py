@@ -222,3 +222,19 @@ def test_robots_txt_is_obeyed_for_pages_only(run_crawl) -> None:
     assert len([p for p in paths if p.startswith("/api/spaces")]) == 3 and len([p for p in paths if p.startswith("/api/models?")]) == 1
     assert dict(result.rows("SELECT model_id, depth FROM tree_members")) == {"rb/base": 0, "rb/open": 1, "rb/under": 2}
     assert "robots.txt forbids the page of rb/blocked; left out" in result.stderr
+
+
+def test_top_n_are_the_most_liked_on_the_website(run_crawl) -> None:
+    records = [{"id": f"top/base-{likes}", "tags": [], "likes": likes} for likes in (5, 9, 7, 1)]
+    records += [
+        {"id": f"top/kid-{i}", "tags": [f"base_model:top/base-{b}", f"base_model:finetune:top/base-{b}"]} for i, b in enumerate((9, 7, 5))
+    ]
+    with ReplicaServer(Hub(records)) as server:
+        result = run_crawl("top=2", spider="model_pages", endpoint=server.url)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert set(result.rows("SELECT root_id, model_id, depth FROM tree_members")) == {
+        ("top/base-9", "top/base-9", 0),
+        ("top/base-9", "top/kid-0", 1),
+        ("top/base-7", "top/base-7", 0),
+        ("top/base-7", "top/kid-1", 1),
+    }
