@@ -16,10 +16,12 @@ import pytest
 from sqlalchemy import create_engine, select, text
 
 from hfspider.db import Batch, Listing, open_database
-from hfspider.db.schema import edges, models, tree_members
+from hfspider.db.schema import cards, edges, links, models, page_facts, tree_members
 from hfspider.replica import Hub, ReplicaServer, generate
 from hfspider.replica.truth import Truth
+from hfspider.replica.website import Website
 from tests.conftest import ROOT, crawl, start_crawl
+from tests.test_model_pages import COLLECTIONS, FACTS_FAMILY, SPACES
 
 SERVER = os.environ.get("HFSPIDER_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
@@ -176,3 +178,29 @@ def test_a_value_the_database_refuses_fails_only_its_model(postgres_url: str) ->
         assert conn.execute(text("SELECT model_id FROM failures")).scalars().all() == ["org/bad"]
         assert conn.execute(text("SELECT COUNT(*) FROM walk_state")).scalar() == 0  # a walk resumes before the refused model
     engine.dispose()
+
+
+def test_page_facts_links_and_cards_on_postgres_equal_sqlite(postgres_url: str, run_crawl) -> None:
+    def side(url: str) -> dict[str, list[dict[str, Any]]]:
+        engine = create_engine(url)
+        with engine.connect() as conn:
+            found = {
+                table.name: [
+                    {k: v for k, v in r.items() if k not in STAMPS}
+                    for r in conn.execute(select(table).order_by(*table.primary_key.columns)).mappings()
+                ]
+                for table in (page_facts, links, cards)
+            }
+        engine.dispose()
+        return found
+
+    site = Website(spaces=SPACES, collections=COLLECTIONS, cards={"fx/base": "# fx\n\nkey hf_" + "a1" * 17 + "\x00 end\n"})
+    arguments = ("root=fx/base", "cards=1", "spaces=1")
+    with ReplicaServer(Hub(FACTS_FAMILY), site=site) as server:
+        lite = run_crawl(*arguments, spider="model_pages", endpoint=server.url)
+        pg = run_crawl(*arguments, spider="model_pages", endpoint=server.url, settings={"HFSPIDER_DB_URL": postgres_url})
+    assert lite.returncode == 0 and pg.returncode == 0, pg.stderr[-2000:]
+    expected = side(f"sqlite:///{lite.db}")
+    assert len(expected["page_facts"]) == 9 and len(expected["links"]) > 15 and len(expected["cards"]) == 9
+    assert side(postgres_url) == expected
+    assert {r["text"] for r in expected["cards"] if r["model_id"] == "fx/base"} == {"# fx\n\nkey hf_*** end\n"}
