@@ -27,7 +27,16 @@ from hfspider.arguments import Extras, TreeArguments
 from hfspider.db import now
 from hfspider.hub.endpoint import children_url
 from hfspider.hub.lineage import SOURCE_LISTING, UNKNOWN
-from hfspider.hub.pages import LISTING_PAGE_CAP, ModelPage, over_cap, page_url, read_model_page, read_web_listing, web_listing_url
+from hfspider.hub.pages import (
+    LISTING_PAGE_CAP,
+    LISTING_PAGE_SIZE,
+    ModelPage,
+    over_cap,
+    page_url,
+    read_model_page,
+    read_web_listing,
+    web_listing_url,
+)
 from hfspider.hub.paging import FIRST_PAGE, Pages, follow
 from hfspider.hub.status import NOT_THERE, why_missing
 from hfspider.items import EdgeItem, LinksItem, PageFactsItem
@@ -299,7 +308,10 @@ class ModelPagesSpider(FamilySteps, HubSpider):
             marks = followed
         family = self._families[model] = _Family(depth, marks, set(listings))
         for relation in listings:
-            yield self._web_listing(model, relation)
+            if panel and relation and panel.get(relation, 0) > LISTING_PAGE_SIZE * LISTING_PAGE_CAP:
+                yield from self._through_api(model, relation, panel[relation])  # the panel says the website cannot list them all
+            else:
+                yield self._web_listing(model, relation)
         yield from self._complete(model)
 
     def _reach(self, child: str, depth: int, parent: str, relation: str | None) -> Iterator[Any]:
@@ -365,10 +377,11 @@ class ModelPagesSpider(FamilySteps, HubSpider):
                 continue
             yield from self._reach(child, family.depth + 1, parent, relation)
         pages = listing.pages
-        if listing.ids and (pages is None or page + 1 < pages):
-            if page + 1 < LISTING_PAGE_CAP:
+        last_shown = page + 1 >= LISTING_PAGE_CAP
+        if listing.ids and (pages is None or page + 1 < pages or (last_shown and len(listing.ids) >= listing.per_page)):
+            if not last_shown:
                 yield self._web_listing(parent, relation, page + 1)
-            else:
+            else:  # a full last page: whatever the total says, the website may hold back more
                 yield from self._through_api(parent, relation, listing.total)
         elif not listing.ids and pages is not None and page < pages:
             yield from self._through_api(parent, relation, listing.total)  # the website stopped short of its own total
@@ -445,4 +458,3 @@ class ModelPagesSpider(FamilySteps, HubSpider):
             if isinstance(out, Failed) and parent in self._families:
                 self._families[parent].failed = True
             yield out
-
