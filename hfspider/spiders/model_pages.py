@@ -238,7 +238,7 @@ class ModelPagesSpider(FamilySteps, HubSpider):
         else:
             self.crawler.stats.inc_value("hfspider/missing_children")
             self.logger.info("%s was listed but its page answers HTTP %s; left out", model, status)
-        yield from self._page_done(model, model, [])
+        yield from self._page_done(model, model, None)
 
     def _facts(self, model: str, page: ModelPage) -> PageFactsItem:
         tree_seen = "ModelTree" not in page.unseen
@@ -336,14 +336,15 @@ class ModelPagesSpider(FamilySteps, HubSpider):
             self._pages[child] = "pending"
             yield self._page(child, "child", depth)
 
-    def _page_done(self, requested: str, model: str, edges: list[EdgeItem]) -> Iterator[Any]:
-        """A page is stored (or gone from the Hub): parents waiting for it may be complete now."""
-        read = {edge.parent_id.lower() for edge in edges}
-        self._parents_read[model] = read
+    def _page_done(self, requested: str, model: str, edges: list[EdgeItem] | None) -> Iterator[Any]:
+        """A page is stored (``edges``: its parents) or gone from the Hub (None): parents waiting for it may be complete now."""
+        read = {edge.parent_id.lower() for edge in edges or ()}
+        if edges is not None:
+            self._parents_read[model] = read
         for name in dict.fromkeys((requested, model)):
             self._pages[name] = "done"
             for parent, relation in self._waiters.pop(name, {}).items():
-                if edges and parent.lower() not in read:
+                if edges is not None and parent.lower() not in read:
                     # The website listed it under this parent, so the edge is real even if its tags disagree.
                     yield EdgeItem(model, parent, relation or UNKNOWN, SOURCE_LISTING)
                 self._families[parent].waiting.discard(name)
@@ -432,7 +433,7 @@ class ModelPagesSpider(FamilySteps, HubSpider):
         if failure.check(IgnoreRequest):  # robots.txt forbids the page: an answer, not a fault
             self.crawler.stats.inc_value("hfspider/robots_forbidden")
             self.logger.warning("robots.txt forbids the page of %s; left out", model)
-            yield from self._page_done(model, model, [])
+            yield from self._page_done(model, model, None)
             return
         yield from self._settle(model, self.failed(failure))
 

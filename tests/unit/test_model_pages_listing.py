@@ -9,6 +9,7 @@ from scrapy import Request
 from scrapy.http import HtmlResponse
 
 from hfspider.hub.pages import web_listing_url
+from hfspider.items import EdgeItem
 from hfspider.spiders.model_pages import ModelPagesSpider, _Family
 
 HUB = "https://huggingface.co"
@@ -46,3 +47,16 @@ def test_a_full_last_page_goes_to_the_api_even_when_the_total_says_3000(hub_craw
     spider = spider_for(hub_crawler)
     short = list(spider.parse_listing(listing(99, [f"w/ft-{i}" for i in range(29)], 2999)))
     assert api_requests(short) == [] and "finetune" not in spider._families["w/base"].open
+
+
+def test_a_listed_child_gets_a_listing_edge_only_when_its_page_is_stored(hub_crawler) -> None:
+    spider = spider_for(hub_crawler)
+    for child in ("w/gone", "w/untagged"):
+        [page] = [o for o in spider._reach(child, 1, "w/base", "finetune") if isinstance(o, Request)]
+        assert page.meta["hf_model"] == child
+    gone = list(spider._page_done("w/gone", "w/gone", None))  # its page answered 404: nothing stored
+    untagged = list(spider._page_done("w/untagged", "w/untagged", []))  # stored, but its tags name no parent
+    assert [o for o in gone if isinstance(o, EdgeItem)] == []
+    assert [o for o in untagged if isinstance(o, EdgeItem)] == [EdgeItem("w/untagged", "w/base", "finetune", "listing")]
+    spider._families["w/other"] = _Family(0, ("finetune",), {"finetune"})
+    assert [o for o in spider._reach("w/gone", 1, "w/other", "finetune") if isinstance(o, EdgeItem)] == []
