@@ -385,9 +385,9 @@ def test_card_drift_reads_a_cards_table(family_crawl, synthetic_hub, tmp_path: P
     texts[children[12]] = "abc"  # too short to be a card
     texts[children[13]] = None  # gated: a row without text
     with sqlite3.connect(output / "hfspider.sqlite") as conn:
-        conn.execute("CREATE TABLE cards (model_id VARCHAR(200) PRIMARY KEY, text TEXT, length INTEGER, fetched_at VARCHAR(20))")
-        conn.executemany(
-            "INSERT INTO cards VALUES (?, ?, ?, '2026-01-01T00:00:00Z')", [(m, t, len(t) if t else None) for m, t in texts.items()]
+        conn.executemany(  # the crawl made the table; cards=1 fills it
+            "INSERT INTO cards (model_id, text, length, status, fetched_at) VALUES (?, ?, ?, ?, '2026-01-01T00:00:00Z')",
+            [(m, t, len(t) if t else None, 200 if t else 401) for m, t in texts.items()],
         )
     done = scrapy(output, "report", root)
     assert done.returncode == 0, done.stderr

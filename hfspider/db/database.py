@@ -579,7 +579,11 @@ class Database:
                 yield from (tuple(row) for row in batch)
 
     def _has_cards(self) -> bool:
-        return inspect_db(self.engine).has_table("cards")
+        """Whether cards were ever fetched (``-a cards=1``): the table holds rows (every database has it)."""
+        if not inspect_db(self.engine).has_table("cards"):
+            return False
+        with self._read() as conn:
+            return conn.execute(select(cards.c.model_id).limit(1)).first() is not None
 
     @_translated
     def card_texts(self) -> Iterator[tuple[str, str | None]] | None:
