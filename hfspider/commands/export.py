@@ -5,19 +5,18 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
 
 from hfspider.commands.report import open_stored
 from hfspider.db import DatabaseError
+from hfspider.hubcommand import HubCommand
 from hfspider.staging import replaceable, staged, staged_file
 
 FORMATS = ("graphml", "gexf", "parquet", "csv")
 EVERY = 100_000  # rows between two progress lines
 
 
-class Command(ScrapyCommand):
-    requires_project = True
+class Command(HubCommand):
     default_settings = {"LOG_ENABLED": False}
 
     def syntax(self) -> str:
@@ -32,7 +31,7 @@ class Command(ScrapyCommand):
             "-o", "--output", default=None, help="file (graphml, gexf) or folder (parquet, csv); default under OUTPUT/export"
         )
 
-    def run(self, args: list[str], opts: argparse.Namespace) -> None:
+    def main(self, args: list[str], opts: argparse.Namespace) -> None:
         assert self.settings is not None
         if len(args) != 1 or args[0].lower() not in FORMATS:
             given = f"unknown format {args[0]!r}" if len(args) == 1 else "name one format"

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import argparse
 
-from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
 
+from hfspider.hubcommand import HubCommand
 from hfspider.replica.cli import add_arguments, problem, serve_forever, start
 
 
-class Command(ScrapyCommand):
-    requires_project = True
+class Command(HubCommand):
     default_settings = {"LOG_ENABLED": False}
 
     def syntax(self) -> str:
@@ -24,7 +23,7 @@ class Command(ScrapyCommand):
         super().add_options(parser)
         add_arguments(parser)
 
-    def run(self, args: list[str], opts: argparse.Namespace) -> None:
+    def main(self, args: list[str], opts: argparse.Namespace) -> None:
         if args:
             raise UsageError(f"unexpected argument {args[0]!r}; the replica takes options only", print_help=False)
         message = problem(opts)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
 
 from hfspider.db import Database, DatabaseError, database_url, open_database, shown
+from hfspider.hubcommand import HubCommand
 from hfspider.report.progress import Progress
 from hfspider.staging import replaceable
 
@@ -36,8 +36,7 @@ def unknown_roots(db: Database, roots: list[str]) -> str:
     return f"not in the database: {', '.join(roots)}; crawl it: scrapy crawl model_tree -a root={','.join(roots)}"
 
 
-class Command(ScrapyCommand):
-    requires_project = True
+class Command(HubCommand):
     default_settings = {"LOG_ENABLED": False}
 
     def syntax(self) -> str:
@@ -50,7 +49,7 @@ class Command(ScrapyCommand):
         super().add_options(parser)
         parser.add_argument("-o", "--output", default=None, help="report folder (default: HFSPIDER_OUTPUT/report)")
 
-    def run(self, args: list[str], opts: argparse.Namespace) -> None:
+    def main(self, args: list[str], opts: argparse.Namespace) -> None:
         assert self.settings is not None
         from hfspider.report.build import build_report  # here: Scrapy imports every command, and matplotlib takes a second
 

@@ -4,23 +4,22 @@ from __future__ import annotations
 
 import argparse
 
-from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
 
 from hfspider.db import Database, DatabaseError, database_url, open_database, shown
+from hfspider.hubcommand import HubCommand
 
 #: Audit lines printed; the rest are counted.
 AUDIT_LINES = 50
 
 
-class Command(ScrapyCommand):
-    requires_project = True
+class Command(HubCommand):
     default_settings = {"LOG_ENABLED": False}
 
     def short_desc(self) -> str:
         return "Summarize the models, edges, trees and runs in the database"
 
-    def run(self, args: list[str], opts: argparse.Namespace) -> None:
+    def main(self, args: list[str], opts: argparse.Namespace) -> None:
         assert self.settings is not None
         url = database_url(self.settings)
         if not Database.exists(url):

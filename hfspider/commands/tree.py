@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import argparse
 
-from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
 
 from hfspider.arguments import ArgumentError, TreeArguments
 from hfspider.db import Database, DatabaseError, database_url, open_database, shown
+from hfspider.hubcommand import HubCommand
 from hfspider.trees import tree_folder, tree_path, write_trees
 
 
-class Command(ScrapyCommand):
-    requires_project = True
+class Command(HubCommand):
     default_settings = {"LOG_ENABLED": False}
 
     def syntax(self) -> str:
@@ -28,7 +27,7 @@ class Command(ScrapyCommand):
         parser.add_argument("--max-depth", default=None, help="stop N generations from the root")
         parser.add_argument("--relations", default=None, help="comma-separated relations to follow (default: all)")
 
-    def run(self, args: list[str], opts: argparse.Namespace) -> None:
+    def main(self, args: list[str], opts: argparse.Namespace) -> None:
         assert self.settings is not None
         if not args:
             raise UsageError("name at least one root: scrapy tree ORG/NAME", print_help=False)
