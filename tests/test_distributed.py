@@ -175,6 +175,7 @@ def test_three_workers_crawl_one_family_as_one_process_does(postgres_url: str, r
     assert len(took_part) == 3
 
 
+@pytest.mark.serial  # what a kill costs is what its worker held unwritten: alone, not beside other tests' crawls
 def test_workers_killed_mid_crawl_lose_nothing(postgres_url: str, redis_prefix: str, tmp_path: Path) -> None:  # noqa: F811
     """kill -9 one worker early (and start another), then a second one later (not replaced): exact, at little cost."""
     family = SMALL_TRUTH.down(SMALL_ROOT)
