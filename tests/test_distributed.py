@@ -35,6 +35,11 @@ FAMILY_ROOT = "fam/m"
 SMALL = regular_family("small", 9, 3)  # 1 + 9 + 81 + 729 = 820 models, one level deeper
 SMALL_TRUTH = Truth(SMALL)
 SMALL_ROOT = "small/m"
+# What a kill costs is what the worker held in flight and unwritten: a fixed amount, so a family
+# large enough for two kills to fit in a tenth of it.
+DEEP = regular_family("deep", 12, 3)  # 1 + 12 + 144 + 1,728 = 1,885 models
+DEEP_TRUTH = Truth(DEEP)
+DEEP_ROOT = "deep/m"
 
 
 @pytest.fixture
@@ -178,15 +183,15 @@ def test_three_workers_crawl_one_family_as_one_process_does(postgres_url: str, r
 @pytest.mark.serial  # what a kill costs is what its worker held unwritten: alone, not beside other tests' crawls
 def test_workers_killed_mid_crawl_lose_nothing(postgres_url: str, redis_prefix: str, tmp_path: Path) -> None:  # noqa: F811
     """kill -9 one worker early (and start another), then a second one later (not replaced): exact, at little cost."""
-    family = SMALL_TRUTH.down(SMALL_ROOT)
-    with ReplicaServer(Hub(SMALL), latency=0.05) as server:
-        workers = Workers(tmp_path, server, postgres_url, redis_prefix, f"root={SMALL_ROOT}")
+    family = DEEP_TRUTH.down(DEEP_ROOT)
+    with ReplicaServer(Hub(DEEP), latency=0.05) as server:
+        workers = Workers(tmp_path, server, postgres_url, redis_prefix, f"root={DEEP_ROOT}")
         first, second, _third = workers.start(3)
-        wait_for_stored(postgres_url, 100)
+        wait_for_stored(postgres_url, 200)
         first.send_signal(signal.SIGKILL)
         first.wait(30)
         workers.start(1)
-        wait_for_stored(postgres_url, 450)
+        wait_for_stored(postgres_url, 1000)
         second.send_signal(signal.SIGKILL)
         second.wait(30)
         codes = workers.wait()
