@@ -234,6 +234,18 @@ class CrawlRun:
                 plan.to_list.append((model, depth))
         return plan
 
+    def resume_family(self, roots: list[str], spec: TreeSpec) -> FamilyPlan | None:
+        """``family_plan``, said in the log and the stats, with the roots renamed as stored."""
+        plan = self.family_plan(roots, spec)
+        if plan is None:
+            return None
+        logger.info("resuming: %d models stored, %d to list (last run: %s)", len(plan.depth), len(plan.to_list), plan.outcome)
+        self.crawler.stats.inc_value("hfspider/resumed_models", len(plan.depth))
+        self.crawler.stats.inc_value("hfspider/resumed_listings", len(plan.to_list))
+        for typed, stored in plan.roots.items():
+            self.rename_root(typed, stored)
+        return plan
+
     def walk_plan(self, full: bool) -> WalkPlan:
         """Where a listing walk starts: afresh, as a refresh after a complete run, or where an unfinished one stopped."""
         plan = WalkPlan()

@@ -120,13 +120,9 @@ class ModelPagesSpider(FamilySteps, HubSpider):
     def _resume(self, roots: Iterable[str]) -> Iterator[Request]:
         """Replay what an unfinished run of this crawl stored, and read again the pages of models whose
         children it had not listed in full."""
-        plan = self.run.family_plan(list(roots), self.args.spec)
+        plan = self.run.resume_family(list(roots), self.args.spec)
         if plan is None:
             return
-        self.logger.info("resuming: %d models stored, %d to list (last run: %s)", len(plan.depth), len(plan.to_list), plan.outcome)
-        self.crawler.stats.inc_value("hfspider/resumed_models", len(plan.depth))
-        for typed, stored in plan.roots.items():
-            self.run.rename_root(typed, stored)
         self._stored_roots |= set(plan.roots)
         self._replay += sorted(plan.depth)
         yield self.replay_request()
@@ -134,7 +130,6 @@ class ModelPagesSpider(FamilySteps, HubSpider):
             self._best[("down", model)] = depth
             self._pages.setdefault(model, "done")
         for model, depth in plan.to_list:
-            self.crawler.stats.inc_value("hfspider/resumed_listings")
             self._pages[model] = "pending"
             yield self._page(model, "child", depth)
 

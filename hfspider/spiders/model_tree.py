@@ -192,20 +192,15 @@ class ModelTreeSpider(FamilySteps, WalkingSpider):
         """Replay what an unfinished run of this crawl stored, and list what it had not."""
         if self.mode == INDEX:
             return  # the walk's end feeds every member
-        plan = self.run.family_plan(list(roots), self.args.spec)
+        plan = self.run.resume_family(list(roots), self.args.spec)
         if plan is None:
             return
-        self.logger.info("resuming: %d models stored, %d to list (last run: %s)", len(plan.depth), len(plan.to_list), plan.outcome)
-        self.crawler.stats.inc_value("hfspider/resumed_models", len(plan.depth))
-        for typed, stored in plan.roots.items():
-            self.run.rename_root(typed, stored)
         self._stored_roots |= set(plan.roots)
         self._replay += sorted(plan.depth)
         yield self.replay_request()
         for model, depth in plan.depth.items():
             self._best[("down", model)] = depth
         for model, depth in plan.to_list:
-            self.crawler.stats.inc_value("hfspider/resumed_listings")
             yield self._listing(model, depth)
 
     def parse_replay(self, response: Response) -> Iterator[Any]:
