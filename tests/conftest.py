@@ -8,15 +8,20 @@ import sqlite3
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 from scrapy.crawler import Crawler
 from scrapy.settings import Settings
 from scrapy.utils.test import get_reactor_settings
+from sqlalchemy import create_engine, select, text
+
+from hfspider.db.schema import edges, models, tree_members
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data" / "real-hub-sample.jsonl"
@@ -207,3 +212,68 @@ def wait_for_walk_state(db: Path, timeout: float = 60) -> None:
                 pass
         time.sleep(0.05)
     raise AssertionError("the walk never stored a page to go on from")
+
+
+# -- servers a test needs: skipped where none answers -------------------------
+
+SERVER = os.environ.get("HFSPIDER_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+def _answers(url: str) -> bool:
+    try:
+        with create_engine(url, connect_args={"connect_timeout": 3}).connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except Exception:
+        return False
+    return True
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    if not _answers(SERVER):
+        pytest.skip(f"no PostgreSQL server answers at {SERVER}")
+    schema = f"hfspider_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(SERVER)
+    with admin.begin() as conn:
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    yield f"{SERVER}?options=-csearch_path%3D{schema}"
+    with admin.begin() as conn:
+        conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+    admin.dispose()
+
+
+STAMPS = ("fetched_at", "first_seen_at")  # when each crawl read a model: differs between any two crawls
+
+
+def snapshot(url: str) -> dict[str, list[dict[str, Any]]]:
+    """Every row of the three data tables, through SQLAlchemy so JSON reads back as objects."""
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        rows = {
+            "models": [
+                {k: v for k, v in r.items() if k not in STAMPS} for r in conn.execute(select(models).order_by(models.c.id)).mappings()
+            ],
+            "edges": [dict(r) for r in conn.execute(select(edges).order_by(*edges.primary_key.columns)).mappings()],
+            "tree_members": [dict(r) for r in conn.execute(select(tree_members).order_by(tree_members.c.model_id)).mappings()],
+        }
+    engine.dispose()
+    return rows
+
+
+REDIS = "redis://127.0.0.1:6379/0"
+
+
+@pytest.fixture
+def redis_prefix() -> Iterator[str]:
+    """A key prefix of this test's own; every key under it is deleted afterwards."""
+    server = redis.Redis.from_url(REDIS, socket_connect_timeout=3)
+    try:
+        server.ping()
+    except redis.RedisError:
+        pytest.skip(f"no Redis server answers at {REDIS}")
+    prefix = f"hfspider-test-{uuid.uuid4().hex[:10]}"
+    yield prefix
+    keys = list(server.scan_iter(f"{prefix}:*"))
+    if keys:
+        server.delete(*keys)
+    server.close()

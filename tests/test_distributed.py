@@ -11,23 +11,17 @@ import json
 import signal
 import subprocess
 import time
-import uuid
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-import redis
 from sqlalchemy import create_engine, text
 
 from hfspider.replica import Hub, ReplicaServer, regular_family
 from hfspider.replica.truth import Truth
-from tests.conftest import ROOT, CrawlResult, crawl_command, start_crawl
-from tests.test_postgres import postgres_url, snapshot  # noqa: F401  (a fixture, and its reader)
-
-REDIS = "redis://127.0.0.1:6379/0"
+from tests.conftest import REDIS, ROOT, CrawlResult, crawl_command, snapshot, start_crawl
 
 FAMILY = regular_family("fam", 39, 2)  # 1 + 39 + 1,521 = 1,561 models
 FAMILY_TRUTH = Truth(FAMILY)
@@ -40,22 +34,6 @@ SMALL_ROOT = "small/m"
 DEEP = regular_family("deep", 12, 3)  # 1 + 12 + 144 + 1,728 = 1,885 models
 DEEP_TRUTH = Truth(DEEP)
 DEEP_ROOT = "deep/m"
-
-
-@pytest.fixture
-def redis_prefix() -> Iterator[str]:
-    """A key prefix of this test's own; every key under it is deleted afterwards."""
-    server = redis.Redis.from_url(REDIS, socket_connect_timeout=3)
-    try:
-        server.ping()
-    except redis.RedisError:
-        pytest.skip(f"no Redis server answers at {REDIS}")
-    prefix = f"hfspider-test-{uuid.uuid4().hex[:10]}"
-    yield prefix
-    keys = list(server.scan_iter(f"{prefix}:*"))
-    if keys:
-        server.delete(*keys)
-    server.close()
 
 
 class Workers:
@@ -153,7 +131,7 @@ def assert_exact_feeds(workers: Workers, family: dict[str, int]) -> None:
     assert not list(workers.output.glob("*.partial"))
 
 
-def test_three_workers_crawl_one_family_as_one_process_does(postgres_url: str, redis_prefix: str, tmp_path: Path) -> None:  # noqa: F811
+def test_three_workers_crawl_one_family_as_one_process_does(postgres_url: str, redis_prefix: str, tmp_path: Path) -> None:
     """The single-process crawl runs beside the workers, against a replica of its own."""
     with ReplicaServer(Hub(FAMILY), latency=0.02) as server, ReplicaServer(Hub(FAMILY), latency=0.02) as own:
         single = start_crawl(tmp_path / "alone", "model_tree", f"root={FAMILY_ROOT}", endpoint=own.url)
@@ -181,7 +159,7 @@ def test_three_workers_crawl_one_family_as_one_process_does(postgres_url: str, r
 
 
 @pytest.mark.serial  # what a kill costs is what its worker held unwritten: alone, not beside other tests' crawls
-def test_workers_killed_mid_crawl_lose_nothing(postgres_url: str, redis_prefix: str, tmp_path: Path) -> None:  # noqa: F811
+def test_workers_killed_mid_crawl_lose_nothing(postgres_url: str, redis_prefix: str, tmp_path: Path) -> None:
     """kill -9 one worker early (and start another), then a second one later (not replaced): exact, at little cost."""
     family = DEEP_TRUTH.down(DEEP_ROOT)
     with ReplicaServer(Hub(DEEP), latency=0.05) as server:
@@ -203,7 +181,7 @@ def test_workers_killed_mid_crawl_lose_nothing(postgres_url: str, redis_prefix: 
     assert len(calls) <= 1.1 * undisturbed, f"{len(calls)} Hub calls; an undisturbed crawl makes {undisturbed}"
 
 
-def test_all_workers_killed_then_one_restarted_completes_exactly(postgres_url: str, redis_prefix: str, tmp_path: Path) -> None:  # noqa: F811
+def test_all_workers_killed_then_one_restarted_completes_exactly(postgres_url: str, redis_prefix: str, tmp_path: Path) -> None:
     family = SMALL_TRUTH.down(SMALL_ROOT)
     with ReplicaServer(Hub(SMALL), latency=0.05) as server:
         workers = Workers(tmp_path, server, postgres_url, redis_prefix, f"root={SMALL_ROOT}")
@@ -226,7 +204,7 @@ QUOTA_FAMILY = regular_family("q", 6, 3)  # 1 + 6 + 36 + 216 = 259 models
 
 
 @pytest.mark.serial
-def test_three_workers_share_one_quota(postgres_url: str, redis_prefix: str, tmp_path: Path) -> None:  # noqa: F811
+def test_three_workers_share_one_quota(postgres_url: str, redis_prefix: str, tmp_path: Path) -> None:
     """60 calls per 5 s for all three together: almost no 429, close to the floor (calls / quota x window)
     from the first call to the run marked finished."""
     quota, window = 60, 5.0
@@ -256,7 +234,7 @@ def test_a_shared_crawl_refuses_sqlite_with_one_line(run_crawl) -> None:
     assert not result.output.exists() or not any(result.output.iterdir())
 
 
-def test_a_shared_crawl_without_redis_stops_with_one_line(postgres_url: str, run_crawl) -> None:  # noqa: F811
+def test_a_shared_crawl_without_redis_stops_with_one_line(postgres_url: str, run_crawl) -> None:
     with ReplicaServer(Hub(QUOTA_FAMILY)) as server:
         result = run_crawl("root=q/m", endpoint=server.url, settings={"REDIS_URL": "redis://127.0.0.1:9", "HFSPIDER_DB_URL": postgres_url})
         assert not server.requests
@@ -267,7 +245,7 @@ def test_a_shared_crawl_without_redis_stops_with_one_line(postgres_url: str, run
 
 @pytest.mark.parametrize(("argument", "said"), [("top=2", "top="), ("strategy=index", "strategy=index")])
 def test_what_a_shared_crawl_cannot_do_is_refused_with_one_line(
-    argument: str, said: str, postgres_url: str, redis_prefix: str, run_crawl  # noqa: F811
+    argument: str, said: str, postgres_url: str, redis_prefix: str, run_crawl
 ) -> None:
     with ReplicaServer(Hub(QUOTA_FAMILY)) as server:
         settings = {"REDIS_URL": REDIS, "HFSPIDER_DB_URL": postgres_url, "HFSPIDER_REDIS_PREFIX": redis_prefix}

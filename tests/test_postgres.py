@@ -2,69 +2,22 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
 import time
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 from sqlalchemy import create_engine, select, text
 
 from hfspider.db import Batch, Listing, open_database
-from hfspider.db.schema import cards, edges, links, models, page_facts, tree_members
+from hfspider.db.schema import cards, links, page_facts
 from hfspider.replica import Hub, ReplicaServer, generate
 from hfspider.replica.truth import Truth
 from hfspider.replica.website import Website
-from tests.conftest import ROOT, crawl, start_crawl
+from tests.conftest import ROOT, SERVER, STAMPS, crawl, snapshot, start_crawl
 from tests.test_model_pages import COLLECTIONS, FACTS_FAMILY, SPACES
-
-SERVER = os.environ.get("HFSPIDER_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-
-
-def _answers(url: str) -> bool:
-    try:
-        with create_engine(url, connect_args={"connect_timeout": 3}).connect() as conn:
-            conn.execute(text("SELECT 1"))
-    except Exception:
-        return False
-    return True
-
-
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    if not _answers(SERVER):
-        pytest.skip(f"no PostgreSQL server answers at {SERVER}")
-    schema = f"hfspider_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(SERVER)
-    with admin.begin() as conn:
-        conn.execute(text(f"CREATE SCHEMA {schema}"))
-    yield f"{SERVER}?options=-csearch_path%3D{schema}"
-    with admin.begin() as conn:
-        conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-    admin.dispose()
-
-
-STAMPS = ("fetched_at", "first_seen_at")  # when each crawl read a model: differs between any two crawls
-
-
-def snapshot(url: str) -> dict[str, list[dict[str, Any]]]:
-    """Every row of the three data tables, through SQLAlchemy so JSON reads back as objects."""
-    engine = create_engine(url)
-    with engine.connect() as conn:
-        rows = {
-            "models": [
-                {k: v for k, v in r.items() if k not in STAMPS} for r in conn.execute(select(models).order_by(models.c.id)).mappings()
-            ],
-            "edges": [dict(r) for r in conn.execute(select(edges).order_by(*edges.primary_key.columns)).mappings()],
-            "tree_members": [dict(r) for r in conn.execute(select(tree_members).order_by(tree_members.c.model_id)).mappings()],
-        }
-    engine.dispose()
-    return rows
 
 
 def test_postgres_rows_equal_sqlite_rows(postgres_url: str, run_crawl, tmp_path: Path) -> None:

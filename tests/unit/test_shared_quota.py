@@ -5,45 +5,28 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import redis
 from scrapy import Request
 from scrapy.crawler import Crawler
 from scrapy.http import Response
 from scrapy.utils.test import get_crawler
 
 from hfspider.distributed.quota import TICKET, SharedRateLimitMiddleware
+from tests.conftest import REDIS
 
-REDIS = "redis://127.0.0.1:6379/0"
 HOST = "huggingface.co"
 API = f"https://{HOST}/api/models"
 
 
-@pytest.fixture
-def prefix() -> Iterator[str]:
-    server = redis.Redis.from_url(REDIS, socket_connect_timeout=3)
-    try:
-        server.ping()
-    except redis.RedisError:
-        pytest.skip(f"no Redis server answers at {REDIS}")
-    name = f"hfspider-test-{uuid.uuid4().hex[:10]}"
-    yield name
-    keys = list(server.scan_iter(f"{name}:*"))
-    if keys:
-        server.delete(*keys)
-    server.close()
-
-
-def worker(prefix: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> SharedRateLimitMiddleware:
+def worker(redis_prefix: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> SharedRateLimitMiddleware:
     """One worker's gate, as the add-on builds it."""
     for name in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_ENDPOINT"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HF_HOME", str(tmp_path))
-    crawler: Crawler = get_crawler(settings_dict={"HF_ENDPOINT": f"https://{HOST}", "REDIS_URL": REDIS, "HFSPIDER_REDIS_PREFIX": prefix})
+    settings = {"HF_ENDPOINT": f"https://{HOST}", "REDIS_URL": REDIS, "HFSPIDER_REDIS_PREFIX": redis_prefix}
+    crawler: Crawler = get_crawler(settings_dict=settings)
     crawler.crawling = True
     return SharedRateLimitMiddleware.from_crawler(crawler)
 
@@ -58,9 +41,9 @@ def answer(gate: SharedRateLimitMiddleware, request: Request, status: int = 200,
     return gate.process_response(request, Response(request.url, status=status, headers=headers, request=request))
 
 
-def test_two_workers_keep_one_pace(prefix: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_two_workers_keep_one_pace(redis_prefix: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """10 calls left for 1 s: one call every 0.1 s for both workers together, not for each."""
-    one, other = worker(prefix, tmp_path, monkeypatch), worker(prefix, tmp_path, monkeypatch)
+    one, other = worker(redis_prefix, tmp_path, monkeypatch), worker(redis_prefix, tmp_path, monkeypatch)
     first, _ = send(one)
     answer(one, first, RateLimit='"api";r=10;t=1')
     sent = [send(gate) for gate in (other, one, other, one)]
@@ -69,9 +52,9 @@ def test_two_workers_keep_one_pace(prefix: str, tmp_path: Path, monkeypatch: pyt
     assert all(TICKET in request.meta for request, _t in sent)
 
 
-def test_calls_in_flight_count_for_every_worker(prefix: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_calls_in_flight_count_for_every_worker(redis_prefix: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """2 calls left: two in flight from one worker, and the other waits for the window to reset."""
-    one, other = worker(prefix, tmp_path, monkeypatch), worker(prefix, tmp_path, monkeypatch)
+    one, other = worker(redis_prefix, tmp_path, monkeypatch), worker(redis_prefix, tmp_path, monkeypatch)
     first, _ = send(one)
     answer(one, first, RateLimit='"api";r=2;t=1')
     answered = time.monotonic()
@@ -81,8 +64,8 @@ def test_calls_in_flight_count_for_every_worker(prefix: str, tmp_path: Path, mon
     assert at - answered >= 0.9  # t=1 is rounded up by the Hub, so the reset may come up to 1 s early
 
 
-def test_a_429_seen_by_one_worker_holds_the_other(prefix: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    one, other = worker(prefix, tmp_path, monkeypatch), worker(prefix, tmp_path, monkeypatch)
+def test_a_429_seen_by_one_worker_holds_the_other(redis_prefix: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    one, other = worker(redis_prefix, tmp_path, monkeypatch), worker(redis_prefix, tmp_path, monkeypatch)
     first, _ = send(one)
     again = answer(one, first, status=429, **{"Retry-After": "1"})
     told = time.monotonic()
