@@ -1,10 +1,15 @@
-"""Whole-Hub listing at scale: models per second end to end, Hub calls and peak memory.
+"""Whole-Hub listing at scale: models per second end to end, Hub calls and peak memory,
+against ``huggingface_hub`` merely reading the same listing.
 
-    python -m bench.hub_index [--sizes 100000 300000 1000000] [--seed 1]
+    python -m bench.hub_index [--sizes 100000 1000000] [--seed 1] [--rounds 1]
 
-Each size gets its own synthetic hub on the replica; ``scrapy crawl hub_index``
-runs in a fresh process (listing -> items -> pipelines -> SQLite + JSONL), and
-its peak RSS is read from the kernel when it exits.
+Each size gets its own synthetic hub on the replica (pages of 1,000 models, so
+both sides make ceil(N / 1000) calls). In each round, alternately, a fresh
+process runs ``scrapy crawl hub_index`` (listing -> items -> pipelines -> SQLite
+and both JSON Lines feeds) and another iterates ``HfApi.list_models`` with the
+same ``expand`` set, keeping nothing. ``ratio`` is the baseline's wall time over
+hfspider's: above 1.0, storing everything is faster than that reading alone.
+Peak RSS is read from the kernel when each process exits.
 """
 
 from __future__ import annotations
@@ -44,35 +49,67 @@ def run_index(endpoint: str, output: Path, *extra: str) -> tuple[float, int, dic
     return wall, int(done.stdout.strip().splitlines()[-1]), stats
 
 
+#: The baseline: what a huggingface_hub user writes to read the whole listing, keeping nothing.
+BASELINE = """
+import sys
+from huggingface_hub import HfApi
+from hfspider.hub.endpoint import EXPAND
+count = sum(1 for _ in HfApi(endpoint=sys.argv[1], token=False).list_models(expand=list(EXPAND)))
+print(count)
+"""
+
+
+def run_baseline(endpoint: str) -> tuple[float, int, int]:
+    """Wall seconds, peak RSS (kB) and models read by ``list_models`` in a fresh process."""
+    probe = (
+        "import resource, subprocess, sys; done = subprocess.run(sys.argv[1:], check=True, capture_output=True, text=True); "
+        "print(done.stdout.strip()); print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+    )
+    env = {**os.environ, "HF_HUB_DISABLE_TELEMETRY": "1", "HF_HUB_OFFLINE": "0"}
+    env.pop("HF_TOKEN", None)
+    started = time.monotonic()
+    command = [sys.executable, "-c", probe, sys.executable, "-c", BASELINE, endpoint]
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+    wall = time.monotonic() - started
+    count, rss = done.stdout.strip().splitlines()[-2:]
+    return wall, int(rss), int(count)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 300_000, 1_000_000])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--rounds", type=int, default=1, help="hfspider and baseline runs per size, alternating")
     args = parser.parse_args()
-    rows = []
+    header = (
+        f"{'hub':>9} {'public':>9} {'stored':>9} {'calls':>6} {'ceil/1k':>7} {'wall s':>7} {'models/s':>9} {'peak MB':>8}"
+        f" {'hf_hub s':>8} {'hf models/s':>11} {'hf MB':>6} {'ratio':>6}"
+    )
+    lines = []
     for size in args.sizes:
         records = generate(size, seed=args.seed)
         public = sum(1 for r in records if not r.get("private"))
         hub = Hub(records)
         del records
-        work = Path(tempfile.mkdtemp(prefix="bench-index-"))
-        try:
-            with ReplicaServer(hub) as server:
-                wall, rss, stats = run_index(server.url, work / "out")
-                calls = len(server.requests)
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
-        stored = int(stats.get("hfspider/stored_models", 0))
-        elapsed = float(stats["elapsed_time_seconds"])
-        rows.append((size, public, stored, calls, math.ceil(public / 1000), elapsed, wall, stored / elapsed, rss / 1024))
+        for _ in range(args.rounds):
+            work = Path(tempfile.mkdtemp(prefix="bench-index-"))
+            try:
+                with ReplicaServer(hub, default_limit=1000) as server:
+                    wall, rss, stats = run_index(server.url, work / "out")
+                    calls = len(server.requests)
+                    base_wall, base_rss, read = run_baseline(server.url)
+            finally:
+                shutil.rmtree(work, ignore_errors=True)
+            stored = int(stats.get("hfspider/stored_models", 0))
+            if read != public or stored != public:
+                raise SystemExit(f"bench: {public} public models, hfspider stored {stored}, huggingface_hub read {read}")
+            ours = f"{size:>9} {public:>9} {stored:>9} {calls:>6} {math.ceil(public / 1000):>7} {wall:>7.1f} {stored / wall:>9.0f} {rss / 1024:>8.0f}"
+            theirs = f" {base_wall:>8.1f} {read / base_wall:>11.0f} {base_rss / 1024:>6.0f} {base_wall / wall:>6.2f}"
+            lines.append(ours + theirs)
+            print(lines[-1], file=sys.stderr, flush=True)
         del hub
-    print(f"{'hub':>9} {'public':>9} {'stored':>9} {'calls':>6} {'ceil/1k':>7} {'crawl s':>8} {'wall s':>7} {'models/s':>9} {'peak MB':>8}")
-    for size, public, stored, calls, floor, elapsed, wall, rate, mb in rows:
-        print(f"{size:>9} {public:>9} {stored:>9} {calls:>6} {floor:>7} {elapsed:>8.1f} {wall:>7.1f} {rate:>9.0f} {mb:>8.0f}")
-    if len(rows) > 1:
-        first, last = rows[0], rows[-1]
-        size, seconds, memory = last[0] / first[0], last[5] / first[5], last[8] / first[8]
-        print(f"growth {first[0]} -> {last[0]} models: x{size:.1f} size, x{seconds:.1f} time, x{memory:.2f} peak RSS")
+    print(header)
+    print("\n".join(lines))
 
 
 if __name__ == "__main__":

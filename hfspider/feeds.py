@@ -8,9 +8,11 @@ import shutil
 from pathlib import Path
 from typing import IO, Any
 
+from scrapy.extensions import feedexport
 from scrapy.extensions.feedexport import FileFeedStorage
 
 from hfspider.extensions.crawlrun import CrawlRun
+from hfspider.items import Bundle
 
 logger = logging.getLogger(__name__)
 
@@ -45,3 +47,18 @@ class AtomicFileFeedStorage(FileFeedStorage):
             logger.warning("%s left as %s: the database failed, so it would list models the database does not hold", self.path, file.name)
             return
         os.replace(file.name, self.path)
+
+
+class FeedExporter(feedexport.FeedExporter):
+    """Scrapy's feed exports, with a ``Bundle`` exported as the models and edges it holds.
+
+    Scrapy's exporter takes each scraped object for one item; every feed, in any
+    format and with any ``item_classes``, should still get one line per model and edge.
+    """
+
+    def item_scraped(self, item: Any, spider: Any) -> None:
+        if isinstance(item, Bundle):
+            for one in item:
+                super().item_scraped(one, spider)
+        else:
+            super().item_scraped(item, spider)

@@ -3,6 +3,7 @@ and what the website and the files add beside them (page facts, links, cards), s
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -53,16 +54,29 @@ class StoredEdgeItem(EdgeItem):
 
 
 @dataclass
-class IndexedModelItem(ModelItem):
-    """A model read by ``model_tree``'s walk of the whole Hub: stored, never fed.
+class Bundle:
+    """A listing page's models and edges, as one item.
 
-    The feeds get the families' members once the walk is done, from the database.
+    Scrapy's item machinery (a task, signals, each pipeline and feed slot, once
+    per item) costs more than a model's whole processing; a page of 1,000
+    models goes through it once. Each pipeline handles the models and edges
+    inside on their own, and ``hfspider.feeds.FeedExporter`` gives each feed
+    one line per model or edge, as if they had come one by one.
     """
 
+    models: list[ModelItem] = field(default_factory=list)
+    edges: list[EdgeItem] = field(default_factory=list)
+    #: An index walk's records (``model_tree``'s walk of the whole Hub): stored, never fed; the feeds
+    #: get the families' members from the database once the walk is done.
+    indexed: bool = False
 
-@dataclass
-class IndexedEdgeItem(EdgeItem):
-    """An edge read by ``model_tree``'s walk of the whole Hub: stored, never fed."""
+    def add(self, item: ModelItem, edges: list[EdgeItem]) -> None:
+        self.models.append(item)
+        self.edges.extend(edges)
+
+    def __iter__(self) -> Iterator[ModelItem | EdgeItem]:
+        yield from self.models
+        yield from self.edges
 
 
 @dataclass

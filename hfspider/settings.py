@@ -131,6 +131,9 @@ LOG_FORMATTER = "hfspider.logformatter.QuietLogFormatter"
 # A progress line (models stored, requests, queue, quota, 429s, retries, failures) every 30 s.
 EXTENSIONS = {
     "scrapy.extensions.logstats.LogStats": None,
+    # Feeds get a Bundle's models and edges one by one (hfspider/feeds.py).
+    "scrapy.extensions.feedexport.FeedExporter": None,
+    "hfspider.feeds.FeedExporter": 0,
     "hfspider.extensions.progress.Progress": 0,
     # The run: crawl key, resume plan, JOBDIR check (before the scheduler opens its queue), trees, outcome.
     "hfspider.extensions.crawlrun.CrawlRun": 0,

@@ -6,15 +6,17 @@ import math
 from typing import Any
 
 from hfspider.hub.records import as_gated, as_utc, license_of
-from hfspider.items import CardItem, ModelItem
+from hfspider.items import Bundle, CardItem, ModelItem
 
 
 def as_int(value: Any) -> int | None:
     """Whole numbers only; booleans, NaN and junk become None."""
-    if isinstance(value, bool) or value is None:
+    if type(value) is int or value is None:
+        return value
+    if isinstance(value, bool):
         return None
     if isinstance(value, int):
-        return value
+        return int(value)
     try:
         number = float(value)
     except (TypeError, ValueError):
@@ -72,19 +74,28 @@ def clean_json(value: Any) -> Any:
 def as_tags(value: Any) -> list[str]:
     """A list of distinct, non-empty strings, in the Hub's order."""
     items = value if isinstance(value, list) else [value]
+    if all(type(t) is str for t in items) and (text := "".join(items)).isascii() and "\x00" not in text:
+        tags = dict.fromkeys(map(str.strip, items))  # the Hub's own tags: nothing to clean, done in C
+        tags.pop("", None)
+        return list(tags)
     return list(dict.fromkeys(storable(t).strip() for t in items if isinstance(t, str) and t.strip("\x00 ")))
 
 
 def normalize_model(item: ModelItem) -> ModelItem:
+    # Field by field, without getattr/setattr loops: this runs once per model of the whole Hub.
     item.id = item.id.strip()
-    for name in ("author", "sha", "library_name", "pipeline_tag"):
-        setattr(item, name, as_text(getattr(item, name)))
-    for name in ("created_at", "last_modified"):
-        setattr(item, name, as_utc(getattr(item, name)))
-    for name in ("private", "disabled"):
-        setattr(item, name, as_bool(getattr(item, name)))
-    for name in ("downloads", "downloads_all_time", "likes", "num_parameters"):
-        setattr(item, name, as_int(getattr(item, name)))
+    item.author = as_text(item.author)
+    item.sha = as_text(item.sha)
+    item.library_name = as_text(item.library_name)
+    item.pipeline_tag = as_text(item.pipeline_tag)
+    item.created_at = as_utc(item.created_at)
+    item.last_modified = as_utc(item.last_modified)
+    item.private = as_bool(item.private)
+    item.disabled = as_bool(item.disabled)
+    item.downloads = as_int(item.downloads)
+    item.downloads_all_time = as_int(item.downloads_all_time)
+    item.likes = as_int(item.likes)
+    item.num_parameters = as_int(item.num_parameters)
     item.trending_score = as_float(item.trending_score)
     item.gated = as_gated(item.gated)
     item.tags = as_tags(item.tags)
@@ -96,9 +107,14 @@ def normalize_model(item: ModelItem) -> ModelItem:
 
 
 class NormalizePipeline:
-    """Cleans ``ModelItem`` fields and card text in place; edges come clean from lineage parsing."""
+    """Cleans ``ModelItem`` fields (alone or in a ``Bundle``) and card text in place; edges come clean from lineage parsing."""
 
     def process_item(self, item: Any, spider: Any = None) -> Any:
-        if isinstance(item, CardItem) and item.text is not None:
+        if isinstance(item, Bundle):
+            for model in item.models:
+                normalize_model(model)
+        elif isinstance(item, CardItem) and item.text is not None:
             item.text = storable(item.text)  # a card is free text: no NUL or lone surrogate reaches the database
-        return normalize_model(item) if isinstance(item, ModelItem) else item
+        elif isinstance(item, ModelItem):
+            normalize_model(item)
+        return item

@@ -11,11 +11,11 @@ from typing import Any
 
 from scrapy.exceptions import DropItem
 
-from hfspider.items import EdgeItem, ModelItem
+from hfspider.items import Bundle, EdgeItem, ModelItem
 
 
 class SharedCrawlPipeline:
     def process_item(self, item: Any, spider: Any = None) -> Any:
-        if isinstance(item, (ModelItem, EdgeItem)):
+        if isinstance(item, (ModelItem, EdgeItem, Bundle)):
             raise DropItem("stored; a shared crawl's feeds are written from the database when it completes", log_level="DEBUG")
         return item

@@ -17,10 +17,9 @@ from twisted.internet import task
 from hfspider.db import Batch, DatabaseError, Listing, now
 from hfspider.extensions.crawlrun import CrawlRun
 from hfspider.items import (
+    Bundle,
     CardItem,
     EdgeItem,
-    IndexedEdgeItem,
-    IndexedModelItem,
     LinksItem,
     ModelItem,
     PageFactsItem,
@@ -61,10 +60,15 @@ class StorePipeline:
     def process_item(self, item: Any, spider: Any = None) -> Any:
         if isinstance(item, (StoredModelItem, StoredEdgeItem)):
             return item  # read from this database: writing it back would only churn its edges
-        if isinstance(item, ModelItem):
-            self.models[item.id] = dict(ItemAdapter(item))  # shallow: tags and card_data go to JSON columns as they are
+        if isinstance(item, Bundle):
+            for model in item.models:
+                self.models[model.id] = dict(vars(model))  # shallow: tags and card_data go to JSON columns as they are
+            for edge in item.edges:
+                self.edges[(edge.child_id, edge.parent_id, edge.relation)] = dict(vars(edge))
+        elif isinstance(item, ModelItem):
+            self.models[item.id] = dict(vars(item))
         elif isinstance(item, EdgeItem):
-            self.edges[(item.child_id, item.parent_id, item.relation)] = dict(ItemAdapter(item))
+            self.edges[(item.child_id, item.parent_id, item.relation)] = dict(vars(item))
         elif isinstance(item, Listed):
             self.batch.listings.append(Listing(item.parent, item.relation, item.children))
         elif isinstance(item, Failed):
@@ -79,7 +83,7 @@ class StorePipeline:
             self.flush()  # besides the timer started in open_spider
         if isinstance(item, (Listed, Failed, PageDone)):
             raise DropItem("crawl bookkeeping, stored", log_level="DEBUG")
-        if isinstance(item, (IndexedModelItem, IndexedEdgeItem)):
+        if isinstance(item, Bundle) and item.indexed:
             raise DropItem("an index walk's record, stored; the feeds get the families' members", log_level="DEBUG")
         return item
 

@@ -132,9 +132,10 @@ class HubSpider(scrapy.Spider):
         for model in ids:
             yield from self.about(ModelItem(model))
 
-    def items_for(self, record: Any) -> tuple[ModelItem | None, list[EdgeItem]]:
-        """A record's model item and parent edges; (None, []) for a record without an id."""
-        item = model_item(record) if isinstance(record, dict) else None
+    def items_for(self, record: Any, stamp: str | None = None) -> tuple[ModelItem | None, list[EdgeItem]]:
+        """A record's model item and parent edges; (None, []) for a record without an id.
+        ``stamp`` is its ``fetched_at``, shared by the records of one answer."""
+        item = model_item(record, stamp) if isinstance(record, dict) else None
         if item is None or not is_repo_id(item.id.strip()):
             self.crawler.stats.inc_value("hfspider/bad_record")
             return None, []

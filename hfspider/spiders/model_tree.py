@@ -20,8 +20,9 @@ from hfspider.arguments import Extras, TreeArguments
 from hfspider.hub.endpoint import EXPAND, PAGE_SIZE, SORT_CREATED, SORT_LIKES, SORT_MODIFIED, children_url, listing_url, model_url, sort_of
 from hfspider.hub.lineage import SOURCE_LISTING, UNKNOWN
 from hfspider.hub.paging import FIRST_PAGE, Pages, follow
+from hfspider.hub.records import fetched_at
 from hfspider.hub.status import NOT_THERE, why_missing
-from hfspider.items import EdgeItem, IndexedEdgeItem, IndexedModelItem, ModelItem
+from hfspider.items import Bundle, EdgeItem, ModelItem
 from hfspider.marks import Listed
 from hfspider.spiders.family import FamilySteps
 from hfspider.spiders.walk import WalkingSpider
@@ -40,6 +41,8 @@ class ModelTreeSpider(FamilySteps, WalkingSpider):
     also knows about requests a killed process had in flight.
     The stored tree is derived from the stored edges when the crawl closes.
     """
+
+    indexes = True  # its walk of the whole Hub stores an index; the feeds get the families' members
 
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> ModelTreeSpider:
@@ -166,12 +169,6 @@ class ModelTreeSpider(FamilySteps, WalkingSpider):
             return  # a clean pause: JOBDIR's queue holds the next page
         yield self.walk_page(first, since, FIRST_PAGE)
 
-    def walk_items(self, record: Any) -> Iterator[Any]:
-        item, edges = self.items_for(record)
-        if item is not None:
-            yield IndexedModelItem(**vars(item))
-            yield from (IndexedEdgeItem(**vars(edge)) for edge in edges)
-
     def idle(self) -> None:
         """When the walk is over: derive the families, keep the rows asked for, feed the members."""
         if self.mode != INDEX or self._walk_done or self.run.index is None:
@@ -279,8 +276,7 @@ class ModelTreeSpider(FamilySteps, WalkingSpider):
             return
         if item.id != root:
             self.run.rename_root(root, item.id)
-        yield item
-        yield from edges
+        yield Bundle([item], edges)
         yield from self.about(item)
         if self.args.direction in ("up", "both"):
             yield from self._parents(edges, 1)
@@ -351,8 +347,7 @@ class ModelTreeSpider(FamilySteps, WalkingSpider):
             self.crawler.stats.inc_value("hfspider/missing_parents")
             self.logger.info("parent %s is not on the Hub (HTTP %s); its branch ends there", model, response.status)
             return
-        yield item
-        yield from edges
+        yield Bundle([item], edges)
         yield from self.about(item)
         yield from self._parents(edges, distance + 1)
         if self.args.direction == "both":
@@ -367,8 +362,10 @@ class ModelTreeSpider(FamilySteps, WalkingSpider):
             return
         self.crawler.stats.inc_value("hfspider/listings_read")
         shown: set[str] = set()
+        bundle = Bundle()
+        stamp = fetched_at()
         for record in records:
-            item, edges = self.items_for(record)
+            item, edges = self.items_for(record, stamp)
             if item is None:
                 continue
             if item.id.lower() == parent.lower():
@@ -383,10 +380,11 @@ class ModelTreeSpider(FamilySteps, WalkingSpider):
             if not self._follows(link[0].relation):
                 continue
             self._fed.add(item.id)
-            yield item
-            yield from edges
+            bundle.add(item, edges)
             yield from self.about(item)
             yield from self._children(item.id, depth + 1)
+        if bundle.models:
+            yield bundle  # before the listing's mark: the store writes them in one transaction, or the mark waits
         seen: frozenset[str] = response.meta["hf_seen"]
         following = follow(self.hub, response.headers, response.meta["hf_pages"], len(shown - seen), response.url)
         if following.error:

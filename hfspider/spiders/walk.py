@@ -9,7 +9,8 @@ from scrapy import Request
 from scrapy.http import Response
 
 from hfspider.hub.paging import Pages, follow, new_ids
-from hfspider.hub.records import as_utc
+from hfspider.hub.records import as_utc, fetched_at
+from hfspider.items import Bundle
 from hfspider.marks import PageDone
 from hfspider.spiders.base import HubSpider
 
@@ -18,21 +19,16 @@ class WalkingSpider(HubSpider):
     """One sequential walk, 1,000 models a page, following ``Link`` to the end.
 
     A page done is marked after its items, so a killed walk resumes at the
-    first page whose items may not all be stored. Subclasses say what a record
-    becomes (``walk_items``).
+    first page whose items may not all be stored. A page's models and edges go
+    through the pipelines as one ``Bundle``.
     """
 
     def __init__(self) -> None:
         super().__init__()
         self._seen: set[str] = set()  # ids this walk has listed: a page with none new is a loop's sign
 
-    def walk_items(self, record: Any) -> Iterator[Any]:
-        """The items a listed record becomes."""
-        item, edges = self.items_for(record)
-        if item is not None:
-            yield item
-            yield from edges
-            yield from self.about(item)
+    #: Whether the walk's records are an index (stored, never fed: ``Bundle.indexed``) or the crawl's own.
+    indexes = False
 
     def walk_page(self, url: str, since: str | None, pages: Pages) -> Request:
         meta = {"hf_since": since, "hf_pages": pages, "hf_url": url}
@@ -56,7 +52,16 @@ class WalkingSpider(HubSpider):
         if url:
             # Asked for first, so the next page downloads while this one's items go through the pipelines.
             yield self.walk_page(url, since, following.pages)
+        bundle = Bundle(indexed=self.indexes)
+        stamp = fetched_at()
         for record in fresh:
-            yield from self.walk_items(record)
+            item, edges = self.items_for(record, stamp)
+            if item is not None:
+                bundle.add(item, edges)
+        if bundle.models:
+            yield bundle
+        if not self.indexes:
+            for item in bundle.models:
+                yield from self.about(item)
         if url:
             yield PageDone(response.meta["hf_url"], url)  # after the page's items: a resumed walk may start there

@@ -29,7 +29,7 @@ from scrapy.utils.request import request_from_dict
 from hfspider.hub.endpoint import EXPAND, SORT_CREATED, SORT_MODIFIED, children_url, listing_url, model_url
 from hfspider.hub.paging import FIRST_PAGE, Pages, follow
 from hfspider.hub.records import as_utc
-from hfspider.items import EdgeItem, ModelItem
+from hfspider.items import Bundle, EdgeItem, ModelItem
 from hfspider.marks import Failed, Listed, PageDone
 from hfspider.replica import Hub, generate
 from hfspider.replica.store import ListQuery, parse_model_expand
@@ -83,7 +83,8 @@ def call(request: Request, answer: Callable[[Request], TextResponse]) -> list[An
 
 
 def of_type(out: Iterable[Any], kind: type) -> list[Any]:
-    return [o for o in out if type(o) is kind]
+    """The outputs of type ``kind``, a ``Bundle``'s models and edges among them."""
+    return [o for o in out for o in (o if isinstance(o, Bundle) else [o]) if type(o) is kind]
 
 
 def requests_for(out: Iterable[Any], model: str) -> list[Request]:

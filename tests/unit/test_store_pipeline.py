@@ -20,7 +20,7 @@ from scrapy.utils.request import request_from_dict
 from hfspider.extensions.crawlrun import CrawlRun
 from hfspider.hub.lineage import SOURCE_CARD, SOURCE_LISTING, SOURCE_TAGS
 from hfspider.hub.paging import Pages
-from hfspider.items import EdgeItem, ModelItem, StoredEdgeItem, StoredModelItem
+from hfspider.items import Bundle, EdgeItem, ModelItem, StoredEdgeItem, StoredModelItem
 from hfspider.marks import Failed, Listed, PageDone
 from hfspider.spiders.hub_index import HubIndexSpider
 from hfspider.spiders.model_tree import ModelTreeSpider
@@ -355,7 +355,8 @@ def test_walk_resumed_from_the_jobdir_queue_still_moves_its_resume_point(hub_cra
     headers = {"Link": f'<{walk}&cursor=c4>; rel="next"', "Content-Type": "application/json"}
     answer = TextResponse(request.url, body=json.dumps(records).encode(), headers=headers, request=request, encoding="utf-8")
     out = feed(store, list(request.callback(answer)))
-    assert [type(o) for o in out] == [Request, ModelItem, ModelItem]
+    assert [type(o) for o in out] == [Request, Bundle]
+    assert [type(m) for m in out[1]] == [ModelItem, ModelItem]
     store.close_spider()
     assert stored_models(crawler) == {"org/m1", "org/m2"}
     assert rows(crawler, "SELECT next_url FROM walk_state") == [(f"{walk}&cursor=c4",)]
