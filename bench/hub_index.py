@@ -103,7 +103,8 @@ def main() -> None:
             stored = int(stats.get("hfspider/stored_models", 0))
             if read != public or stored != public:
                 raise SystemExit(f"bench: {public} public models, hfspider stored {stored}, huggingface_hub read {read}")
-            ours = f"{size:>9} {public:>9} {stored:>9} {calls:>6} {math.ceil(public / 1000):>7} {wall:>7.1f} {stored / wall:>9.0f} {rss / 1024:>8.0f}"
+            floor = math.ceil(public / 1000)
+            ours = f"{size:>9} {public:>9} {stored:>9} {calls:>6} {floor:>7} {wall:>7.1f} {stored / wall:>9.0f} {rss / 1024:>8.0f}"
             theirs = f" {base_wall:>8.1f} {read / base_wall:>11.0f} {base_rss / 1024:>6.0f} {base_wall / wall:>6.2f}"
             lines.append(ours + theirs)
             print(lines[-1], file=sys.stderr, flush=True)

@@ -117,4 +117,3 @@ class CardItem:
     length: int | None
     status: int
     fetched_at: str
-

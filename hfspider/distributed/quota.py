@@ -30,7 +30,9 @@ TICKET = "hf_quota_ticket"
 _NOW = "local t = redis.call('TIME') local now = t[1] + t[2] / 1000000\n"
 
 # Returns "0" when the call may go now (and counts it in flight), else the seconds to wait.
-_TAKE = _NOW + """
+_TAKE = (
+    _NOW
+    + """
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
 local s = redis.call('HMGET', KEYS[1], 'remaining', 'reset_at', 'interval', 'last_sent')
 local remaining, reset_at = tonumber(s[1]), tonumber(s[2]) or 0
@@ -47,9 +49,12 @@ redis.call('EXPIRE', KEYS[1], 86400)
 redis.call('EXPIRE', KEYS[2], 86400)
 return '0'
 """
+)
 
 # The same reading of an answer as RateLimitMiddleware._pace, on the shared state.
-_PACE = _NOW + """
+_PACE = (
+    _NOW
+    + """
 local r, reset = tonumber(ARGV[1]), tonumber(ARGV[2])
 local s = redis.call('HMGET', KEYS[1], 'remaining', 'reset_at')
 local current, reset_at = tonumber(s[1]), tonumber(s[2]) or 0
@@ -57,6 +62,7 @@ local ends = now + reset
 if current ~= nil and r <= current and now < reset_at then ends = math.min(reset_at, ends) end
 redis.call('HSET', KEYS[1], 'remaining', r, 'reset_at', ends, 'interval', math.max(ends - now, 0) / math.max(r, 1))
 """
+)
 
 _HOLD = _NOW + "redis.call('HSET', KEYS[1], 'remaining', 0, 'reset_at', now + tonumber(ARGV[1]) - tonumber(ARGV[2]))\n"
 
