@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from pathlib import Path
 from typing import Any
 
+import orjson
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
@@ -86,6 +88,8 @@ def _create(url: str) -> Engine:
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         # A database that stops answering must fail a write quickly, not freeze the crawl for minutes.
         options: dict[str, Any] = {"connect_args": {"connect_timeout": 10}} if parsed.get_backend_name() == "postgresql" else {}
+        if parsed.get_backend_name() == "sqlite":
+            options["json_serializer"] = compact_json
         engine = create_engine(parsed, pool_pre_ping=True, **options)
         if engine.dialect.name == "sqlite":
             event.listen(engine, "connect", _sqlite_pragmas)
@@ -93,6 +97,16 @@ def _create(url: str) -> Engine:
     except (OSError, SQLAlchemyError) as error:
         raise DatabaseError(f"cannot open the database {shown(url)}: {one_line(error)}") from None
     return engine
+
+
+def compact_json(value: Any) -> str:
+    """JSON text for SQLite's JSON columns, compact, by orjson: a tenth of the standard library's time, once
+    per model's tags and card. What orjson refuses (integers past 64 bits, lone surrogates) the standard
+    library writes."""
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        return json.dumps(value)
 
 
 def _create_tables(engine: Engine) -> None:

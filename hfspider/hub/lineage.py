@@ -94,8 +94,8 @@ def parents(record: dict[str, Any]) -> list[Parent]:
     for parent in plain:
         if parent not in found:
             found[parent] = Parent(parent, _stated_relation(card) or UNKNOWN, SOURCE_TAGS)
-    if not found:
-        raw = card.get("base_model")
+    if not found and card.get("base_model") is not None:
+        raw = card["base_model"]
         refs = raw if isinstance(raw, list) else [raw]
         ids = list(dict.fromkeys(ref for ref in map(parse_ref, refs) if ref))
         ids = [ref for ref in ids if ref.lower() != (model_id or "").lower()]

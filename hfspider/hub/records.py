@@ -55,9 +55,14 @@ def model_item(record: dict[str, Any], stamp: str | None = None) -> ModelItem | 
         model_id = _ID.search(record)
     if not isinstance(model_id, str) or not model_id.strip():
         return None
-    safetensors = record.get("safetensors")
-    total = safetensors.get("total") if isinstance(safetensors, dict) else None
-    if not isinstance(total, int) or isinstance(total, bool):
+    safetensors, gguf = record.get("safetensors"), record.get("gguf")
+    if safetensors is None and gguf is None:
+        total = None
+    elif isinstance(safetensors, dict) and type(safetensors.get("total")) is int:
+        total = safetensors["total"]
+    elif safetensors is None and isinstance(gguf, dict):
+        total = gguf.get("total")
+    else:
         total = _PARAMETERS.search(record)
     values = {column: record.get(key) for column, key in _KEYS.items()}
     if values["tags"] is None:
