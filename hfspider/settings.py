@@ -20,8 +20,8 @@ HFSPIDER_OUTPUT = "output"
 # Any SQLAlchemy URL (sqlite:///..., postgresql+psycopg://...); empty means
 # sqlite:///<HFSPIDER_OUTPUT>/hfspider.sqlite.
 HFSPIDER_DB_URL = ""
-# Rows per database transaction, and the longest time an answer waits in memory: a kill loses at
-# most that much of what the Hub already answered.
+# Rows per database transaction (at most; hub_index takes 10,000: see there), and the longest time
+# an answer waits in memory: a kill loses at most that much of what the Hub already answered.
 HFSPIDER_BATCH_SIZE = 1000
 HFSPIDER_FLUSH_SECONDS = 1.0
 
@@ -137,6 +137,8 @@ EXTENSIONS = {
     "hfspider.extensions.progress.Progress": 0,
     # The run: crawl key, resume plan, JOBDIR check (before the scheduler opens its queue), trees, outcome.
     "hfspider.extensions.crawlrun.CrawlRun": 0,
+    # Python's cycle collector, tuned for millions of live objects (extensions/collector.py).
+    "hfspider.extensions.collector.FewerCollections": 0,
 }
 LOGSTATS_INTERVAL = 30.0
 

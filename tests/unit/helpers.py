@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import AsyncIterable, Iterable
 from contextlib import closing
 from pathlib import Path
 from typing import Any
@@ -30,3 +31,14 @@ def rows(crawler: Crawler, query: str, params: Iterable[Any] = ()) -> list[tuple
     """Read the database with the stdlib, independently of the code under test."""
     with closing(sqlite3.connect(db_file(crawler))) as conn:
         return conn.execute(query, tuple(params)).fetchall()
+
+
+def outputs(result: Iterable[Any] | AsyncIterable[Any]) -> list[Any]:
+    """Everything a callback yields, whether it is a generator or an async generator."""
+    if isinstance(result, AsyncIterable):
+
+        async def collect() -> list[Any]:
+            return [output async for output in result]
+
+        return asyncio.run(collect())
+    return list(result)

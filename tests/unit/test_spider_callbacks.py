@@ -36,6 +36,7 @@ from hfspider.replica.store import ListQuery, parse_model_expand
 from hfspider.replica.truth import Truth, typed_parents
 from hfspider.spiders.hub_index import HubIndexSpider
 from hfspider.spiders.model_tree import ModelTreeSpider
+from tests.unit.helpers import outputs
 
 MakeCrawler = Callable[..., Crawler]
 HOSTILE = ["file:///etc/passwd", "https://evil.example/api/models?cursor=x", "https://huggingface.co/api/datasets?cursor=x"]
@@ -79,7 +80,7 @@ class Replica:
 def call(request: Request, answer: Callable[[Request], TextResponse]) -> list[Any]:
     """Everything the request's callback yields for the answer."""
     assert request.callback is not None
-    return list(request.callback(answer(request)))
+    return outputs(request.callback(answer(request)))
 
 
 def of_type(out: Iterable[Any], kind: type) -> list[Any]:
@@ -485,7 +486,7 @@ def test_index_hostile_link_is_a_failure_not_a_request(hub_crawler: MakeCrawler,
     spider: HubIndexSpider = crawler.spider  # type: ignore[assignment]
     request = spider.walk_page(listing_url(spider.hub, [("sort", SORT_CREATED)]), None, FIRST_PAGE)
     records = json.loads(Replica(hub, page_size=20)(request).body)
-    out = list(spider.parse_page(response(request, records, link=target)))
+    out = outputs(spider.parse_page(response(request, records, link=target)))
     assert [m.id for m in of_type(out, ModelItem)] == [r["id"] for r in records]
     assert not any(isinstance(o, (Request, PageDone)) for o in out)
     [failed] = of_type(out, Failed)
@@ -500,10 +501,10 @@ def test_index_page_linking_back_to_itself_is_a_loop(hub_crawler: MakeCrawler, h
     url = listing_url(spider.hub, [("sort", SORT_CREATED)])
     records = json.loads(Replica(hub, page_size=20)(spider.walk_page(url, None, FIRST_PAGE)).body)
     looped = f"{url}&cursor=same"
-    out = list(spider.parse_page(response(spider.walk_page(url, None, FIRST_PAGE), records, link=looped)))
+    out = outputs(spider.parse_page(response(spider.walk_page(url, None, FIRST_PAGE), records, link=looped)))
     [again] = [o for o in out if isinstance(o, Request)]
     assert again.url == looped
-    out = list(spider.parse_page(response(again, records, link=looped)))
+    out = outputs(spider.parse_page(response(again, records, link=looped)))
     assert not any(isinstance(o, (Request, PageDone)) for o in out)
     assert len(of_type(out, Failed)) == 1
 
@@ -512,7 +513,7 @@ def test_index_unusable_body_is_retried(hub_crawler: MakeCrawler) -> None:
     crawler = hub_crawler(HubIndexSpider)
     spider: HubIndexSpider = crawler.spider  # type: ignore[assignment]
     request = spider.walk_page(listing_url(spider.hub, [("sort", SORT_CREATED)]), None, FIRST_PAGE)
-    [retry] = list(spider.parse_page(response(request, None, raw=b"<html>")))
+    [retry] = outputs(spider.parse_page(response(request, None, raw=b"<html>")))
     assert isinstance(retry, Request) and retry.url == request.url and retry.meta["retry_times"] == 1
     assert retry.callback == spider.parse_page and retry.meta["hf_pages"] == FIRST_PAGE
 

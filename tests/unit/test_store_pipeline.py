@@ -25,7 +25,7 @@ from hfspider.marks import Failed, Listed, PageDone
 from hfspider.spiders.hub_index import HubIndexSpider
 from hfspider.spiders.model_tree import ModelTreeSpider
 from pipelines.store import StorePipeline
-from tests.unit.helpers import FakeEngine, db_file, rows
+from tests.unit.helpers import FakeEngine, db_file, outputs, rows
 
 MakeCrawler = Callable[..., Crawler]
 Edge = tuple[str, str, str, str]  # child, parent, relation, source
@@ -354,7 +354,7 @@ def test_walk_resumed_from_the_jobdir_queue_still_moves_its_resume_point(hub_cra
     records = [{"id": "org/m1", "lastModified": "2025-06-01T00:00:00.000Z"}, {"id": "org/m2", "lastModified": "2025-06-01T00:00:00.000Z"}]
     headers = {"Link": f'<{walk}&cursor=c4>; rel="next"', "Content-Type": "application/json"}
     answer = TextResponse(request.url, body=json.dumps(records).encode(), headers=headers, request=request, encoding="utf-8")
-    out = feed(store, list(request.callback(answer)))
+    out = feed(store, outputs(request.callback(answer)))
     assert [type(o) for o in out] == [Request, Bundle]
     assert [type(m) for m in out[1]] == [ModelItem, ModelItem]
     store.close_spider()
