@@ -1,5 +1,7 @@
 """hfspider's settings, top to bottom. Override any of them with ``-s NAME=VALUE``."""
 
+from scrapy.settings import default_settings
+
 # -- The Hub ----------------------------------------------------------------
 # Base URL of the Hub. The environment variable HF_ENDPOINT wins over this
 # setting, as it does for huggingface_hub. The token is read from HF_TOKEN
@@ -128,6 +130,14 @@ TELNETCONSOLE_ENABLED = False
 
 LOG_LEVEL = "INFO"
 LOG_FORMATTER = "hfspider.logformatter.QuietLogFormatter"
+# Scrapy loads every extension it names, enabled or not, to sort them: the two disabled above
+# (remote control, telnet) cost a crawl's start-up half a second of imports (aiohttp, twisted.conch).
+# Scrapy's own list, less those two; EXTENSIONS below changes it as usual.
+EXTENSIONS_BASE = {
+    path: order
+    for path, order in default_settings.EXTENSIONS_BASE.items()
+    if path not in ("scrapy.extensions.remote_control.RemoteControl", "scrapy.extensions.telnet.TelnetConsole")
+}
 # A progress line (models stored, requests, queue, quota, 429s, retries, failures) every 30 s.
 EXTENSIONS = {
     "scrapy.extensions.logstats.LogStats": None,
