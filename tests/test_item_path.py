@@ -9,7 +9,10 @@ hfspider's record, normalize or lineage code.
 from __future__ import annotations
 
 import json
+import math
 import re
+import subprocess
+import sys
 import urllib.request
 from collections import Counter
 from datetime import UTC, datetime
@@ -18,7 +21,7 @@ from typing import Any
 
 from hfspider.hub.endpoint import listing_url
 from hfspider.replica import Hub, ReplicaServer, generate
-from tests.conftest import crawl
+from tests.conftest import ROOT, crawl
 
 #: A models feed line's keys, in order: the ``models`` table's columns a crawl fills.
 MODEL_FIELDS = [
@@ -154,3 +157,15 @@ def test_a_20000_model_listing_is_stored_and_fed_exactly(tmp_path: Path) -> None
     assert all(list(line) == EDGE_FIELDS for line in edge_lines)
     assert Counter(tuple(line.values()) for line in edge_lines) == expected
     assert [line["child_id"] for line in edge_lines] == [edge[0] for model in order for edge in expected_edges(public[model])]
+
+    # The summary's last run counts models and edges, not the pages they came in.
+    text = subprocess.run(
+        [sys.executable, "-m", "scrapy", "summary", "-s", f"HFSPIDER_OUTPUT={tmp_path / 'out'}"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
+    calls = math.ceil(len(public) / 1000)
+    assert f"{calls} requests, {len(public)} models and {sum(expected.values())} edges stored" in text, text

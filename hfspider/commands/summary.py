@@ -48,5 +48,6 @@ class Command(HubCommand):
             stats = last["stats"] or {}
             print(
                 f"last run: {last['spider']} {last['outcome']} at {last['finished_at']}, "
-                f"{stats.get('downloader/request_count', 0)} requests, {stats.get('item_scraped_count', 0)} items"
+                f"{stats.get('downloader/request_count', 0)} requests, {stats.get('hfspider/stored_models', 0)} models and "
+                f"{stats.get('hfspider/stored_edges', 0)} edges stored"
             )

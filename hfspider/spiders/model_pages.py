@@ -12,7 +12,7 @@ through the API instead. Same database, tree members, feeds and tree files as
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -94,6 +94,7 @@ class ModelPagesSpider(FamilySteps, HubSpider):
         self.extras = Extras.parse(kwargs)
         super().__init__()
         self._best: dict[tuple[str, str], int] = {}
+        self._visits: Counter[str] = Counter()
         self._stored_roots: set[str] = set()
         self._replay: list[str] = []
         self._pages: dict[str, str] = {}  # model -> "pending", "done" or "failed"
@@ -127,7 +128,7 @@ class ModelPagesSpider(FamilySteps, HubSpider):
         self._replay += sorted(plan.depth)
         yield self.replay_request()
         for model, depth in plan.depth.items():
-            self._best[("down", model)] = depth
+            self._visit("down", model, depth)
             self._pages.setdefault(model, "done")
         for model, depth in plan.to_list:
             self._pages[model] = "pending"

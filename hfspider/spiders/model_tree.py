@@ -9,6 +9,7 @@ looks more than twice as expensive to list as the walk.
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import AsyncIterator, Iterable, Iterator
 from typing import Any
 
@@ -63,6 +64,7 @@ class ModelTreeSpider(FamilySteps, WalkingSpider):
         self.extras = Extras.parse(kwargs)
         super().__init__()
         self._best: dict[tuple[str, str], int] = {}
+        self._visits: Counter[str] = Counter()
         self._stored_roots: set[str] = set()
         self._replay: list[str] = []  # stored members to replay for the feeds
         # auto lists until the family looks dearer to list than the Hub to walk; up is a call per ancestor.
@@ -111,7 +113,7 @@ class ModelTreeSpider(FamilySteps, WalkingSpider):
     def _listing_cost(self) -> int:
         """Listing calls the family is expected to take: at least one per member found so far, and
         one per child the roots announced (``childrenModelCount``)."""
-        listings = sum(1 for walk, _model in self._best if walk == "down")
+        listings = self._visits["down"]
         pages = int(self.crawler.stats.get_value("hfspider/listing_pages", 0))
         return max(listings, self._counted) + pages
 
@@ -196,7 +198,7 @@ class ModelTreeSpider(FamilySteps, WalkingSpider):
         self._replay += sorted(plan.depth)
         yield self.replay_request()
         for model, depth in plan.depth.items():
-            self._best[("down", model)] = depth
+            self._visit("down", model, depth)
         for model, depth in plan.to_list:
             yield self._listing(model, depth)
 
