@@ -55,7 +55,7 @@ class StoredEdgeItem(EdgeItem):
 
 @dataclass
 class Bundle:
-    """A listing page's models and edges, as one item.
+    """The models and edges of one answer (a listing page, or a model with its parents), as one item.
 
     Scrapy's item machinery (a task, signals, each pipeline and feed slot, once
     per item) costs more than a model's whole processing; a page of 1,000

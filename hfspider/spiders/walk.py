@@ -28,12 +28,12 @@ class WalkingSpider(HubSpider):
     through the pipelines as one ``Bundle``.
     """
 
+    #: Whether the walk's records are an index (stored, never fed: ``Bundle.indexed``) or the crawl's own.
+    indexes = False
+
     def __init__(self) -> None:
         super().__init__()
         self._seen: set[str] = set()  # ids this walk has listed: a page with none new is a loop's sign
-
-    #: Whether the walk's records are an index (stored, never fed: ``Bundle.indexed``) or the crawl's own.
-    indexes = False
 
     def walk_page(self, url: str, since: str | None, pages: Pages) -> Request:
         meta = {"hf_since": since, "hf_pages": pages, "hf_url": url}
