@@ -92,6 +92,19 @@ class CrawlResult:
         return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()] if path.exists() else []
 
 
+def summary(output: Path) -> str:
+    """What ``scrapy summary`` prints for the database under ``output``."""
+    done = subprocess.run(
+        [sys.executable, "-m", "scrapy", "summary", "-s", f"HFSPIDER_OUTPUT={output}"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return done.stdout
+
+
 def crawl_command(
     output: Path,
     spider: str,

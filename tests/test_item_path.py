@@ -11,8 +11,6 @@ from __future__ import annotations
 import json
 import math
 import re
-import subprocess
-import sys
 import urllib.request
 from collections import Counter
 from datetime import UTC, datetime
@@ -21,7 +19,7 @@ from typing import Any
 
 from hfspider.hub.endpoint import listing_url
 from hfspider.replica import Hub, ReplicaServer, generate
-from tests.conftest import ROOT, crawl
+from tests.conftest import crawl, summary
 
 #: A models feed line's keys, in order: the ``models`` table's columns a crawl fills.
 MODEL_FIELDS = [
@@ -159,13 +157,6 @@ def test_a_20000_model_listing_is_stored_and_fed_exactly(tmp_path: Path) -> None
     assert [line["child_id"] for line in edge_lines] == [edge[0] for model in order for edge in expected_edges(public[model])]
 
     # The summary's last run counts models and edges, not the pages they came in.
-    text = subprocess.run(
-        [sys.executable, "-m", "scrapy", "summary", "-s", f"HFSPIDER_OUTPUT={tmp_path / 'out'}"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    ).stdout
+    text = summary(tmp_path / "out")
     calls = math.ceil(len(public) / 1000)
     assert f"{calls} requests, {len(public)} models and {sum(expected.values())} edges stored" in text, text

@@ -7,7 +7,6 @@ panel counts), counted here, never from the crawler's own answers.
 from __future__ import annotations
 
 import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,7 @@ from urllib.parse import parse_qs, urlsplit
 from hfspider.replica import Hub, ReplicaServer, regular_family
 from hfspider.replica.truth import Truth
 from hfspider.replica.website import Website
-from tests.conftest import ROOT, CrawlResult, crawl, crawl_command, needs_real_data, start_crawl, wait_for_rows
+from tests.conftest import ROOT, CrawlResult, crawl, crawl_command, needs_real_data, start_crawl, summary, wait_for_rows
 from tests.test_model_tree import REAL_FAMILIES
 
 #: Every column of models but when it was read.
@@ -45,18 +44,6 @@ def assert_same_family(pages: CrawlResult, api: CrawlResult) -> None:
     for key in ours:
         assert ours[key] == theirs[key], key
     assert max(ours["feed models"].values()) == 1
-
-
-def summary(output: Path) -> str:
-    done = subprocess.run(
-        [sys.executable, "-m", "scrapy", "summary", "-s", f"HFSPIDER_OUTPUT={output}"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    return done.stdout
 
 
 @needs_real_data

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from collections import Counter
 
+from scrapy import Request
+
 from hfspider.arguments import TreeArguments
+from hfspider.extensions.crawlrun import FamilyPlan
 from hfspider.hub.lineage import UNKNOWN
 
 
@@ -16,6 +19,8 @@ class FamilySteps:
     args: TreeArguments
     _best: dict[tuple[str, str], int]
     _visits: Counter[str]
+    _stored_roots: set[str]
+    _replay: list[str]
 
     def _follows(self, relation: str) -> bool:
         return relation in self.args.relations or (relation == UNKNOWN and self.args.all_relations)
@@ -34,3 +39,11 @@ class FamilySteps:
         if (walk, model) not in self._best:
             self._visits[walk] += 1
         self._best[(walk, model)] = depth
+
+    def _take_over(self, plan: FamilyPlan) -> Request:
+        """Take an unfinished run's stored members as found and visited; the request that replays them for the feeds."""
+        self._stored_roots |= set(plan.roots)
+        self._replay += sorted(plan.depth)
+        for model, depth in plan.depth.items():
+            self._visit("down", model, depth)
+        return self.replay_request()  # type: ignore[attr-defined]

@@ -124,11 +124,8 @@ class ModelPagesSpider(FamilySteps, HubSpider):
         plan = self.run.resume_family(list(roots), self.args.spec)
         if plan is None:
             return
-        self._stored_roots |= set(plan.roots)
-        self._replay += sorted(plan.depth)
-        yield self.replay_request()
-        for model, depth in plan.depth.items():
-            self._visit("down", model, depth)
+        yield self._take_over(plan)
+        for model in plan.depth:
             self._pages.setdefault(model, "done")
         for model, depth in plan.to_list:
             self._pages[model] = "pending"

@@ -194,11 +194,7 @@ class ModelTreeSpider(FamilySteps, WalkingSpider):
         plan = self.run.resume_family(list(roots), self.args.spec)
         if plan is None:
             return
-        self._stored_roots |= set(plan.roots)
-        self._replay += sorted(plan.depth)
-        yield self.replay_request()
-        for model, depth in plan.depth.items():
-            self._visit("down", model, depth)
+        yield self._take_over(plan)
         for model, depth in plan.to_list:
             yield self._listing(model, depth)
 
