@@ -1,5 +1,5 @@
-"""What the two family spiders (``model_tree``, ``model_pages``) share: which edges they follow, and
-when a model is worth visiting (again)."""
+"""What the two family spiders (``model_tree``, ``model_pages``) share: which edges they follow, when
+a model is worth visiting (again), and how they take over an unfinished run's members."""
 
 from __future__ import annotations
 
@@ -13,8 +13,9 @@ from hfspider.hub.lineage import UNKNOWN
 
 
 class FamilySteps:
-    """Mixed into a spider that has ``args`` (its ``TreeArguments``), ``_best`` ((walk, model) -> depth)
-    and ``_visits`` (models per walk in ``_best``, kept as it grows: counting it is once per answer)."""
+    """Mixed into a spider that has ``args`` (its ``TreeArguments``), ``_best`` ((walk, model) -> depth),
+    ``_visits`` (models per walk in ``_best``, kept as it grows: counting it is once per answer),
+    ``_stored_roots`` and ``_replay`` (stored members still to feed)."""
 
     args: TreeArguments
     _best: dict[tuple[str, str], int]
