@@ -26,6 +26,9 @@ HFSPIDER_DB_URL = ""
 # an answer waits in memory: a kill loses at most that much of what the Hub already answered.
 HFSPIDER_BATCH_SIZE = 1000
 HFSPIDER_FLUSH_SECONDS = 1.0
+# Write the batches from a process of their own (hfspider.db.writer), on a second core; hub_index
+# does, where the upserts cost as much as the rest of the crawl.
+HFSPIDER_WRITER_PROCESS = False
 
 FEED_URI_PARAMS = "hfspider.feeds.uri_params"
 FEED_STORAGES = {"": "hfspider.feeds.AtomicFileFeedStorage", "file": "hfspider.feeds.AtomicFileFeedStorage"}

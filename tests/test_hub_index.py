@@ -34,6 +34,19 @@ def assert_index(result: CrawlResult, records: list[dict[str, Any]]) -> None:
     assert set(feed) == truth.public and set(feed.values()) == {1}
 
 
+def writers(output: Path) -> set[int]:
+    """Live database writer processes of the crawl writing under ``output`` (a zombie's environment reads empty)."""
+    found = set()
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            environ = (proc / "environ").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if any(v.startswith(b"HFSPIDER_WRITER_URL=") and str(output).encode() in v for v in environ):
+            found.add(int(proc.name))
+    return found
+
+
 def listing_calls(server: ReplicaServer) -> int:
     return sum(1 for _m, path, _s, _a in server.requests if path.startswith("/api/models?"))
 
@@ -155,8 +168,13 @@ def test_index_killed_then_resumed(tmp_path: Path) -> None:
             process = start_crawl(output, "hub_index", endpoint=server.url, settings=settings)
             wait_for_rows(output / "hfspider.sqlite", stored_models)
             wait_for_walk_state(output / "hfspider.sqlite")  # a page and all before it are stored: there is a place to go on from
+            assert writers(output), "hub_index writes from a process of its own"
             process.send_signal(signal.SIGKILL)
             process.wait(30)
+            deadline = time.monotonic() + 20
+            while writers(output) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert not writers(output), "the writer dies with the crawl: nothing writes behind the resumed run's back"
         server.reset_log()
         result = crawl(output, "hub_index", endpoint=server.url, settings=settings)
     assert_index(result, records)

@@ -33,6 +33,8 @@ class HubIndexSpider(WalkingSpider):
         # once: 10,000 rows a transaction cost half of 1,000's. The store still writes every
         # HFSPIDER_FLUSH_SECONDS, so a kill loses no more than before.
         "HFSPIDER_BATCH_SIZE": 10000,
+        # The upserts' CPU is as much as the rest of the walk's: a second process does them meanwhile.
+        "HFSPIDER_WRITER_PROCESS": True,
         # One page leads to the next: referer, URL length and depth bookkeeping buy nothing here,
         # and each costs a pass over every item of a page.
         "SPIDER_MIDDLEWARES": {
