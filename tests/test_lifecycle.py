@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from hfspider.replica import Hub, ReplicaServer, regular_family
+from hfspider.replica import Hub, ReplicaServer, generate, regular_family
 from hfspider.replica.truth import Truth
 from tests.conftest import ROOT, crawl, start_crawl, wait_for_rows
 
@@ -101,6 +101,33 @@ def test_a_locked_database_stops_the_crawl_with_one_line(server: ReplicaServer, 
     result = crawl(output, "model_tree", "root=a/m", endpoint=server.url)  # the database works again
     assert result.returncode == 0, result.stderr[-2000:]
     assert dict(result.rows("SELECT model_id, depth FROM tree_members")) == TRUTH.down("a/m")
+
+
+def test_a_locked_database_stops_an_index_walk_with_one_line(tmp_path: Path) -> None:
+    """The same through hub_index's writer process: the error it meets stops the crawl, and the same command
+    then goes on to an exact index."""
+    records = generate(12000, seed=41)
+    output = tmp_path / "out"
+    settings = {"HFSPIDER_BATCH_SIZE": 500, "HFSPIDER_FLUSH_SECONDS": 0.3}
+    with ReplicaServer(Hub(records), latency=0.3) as replica:
+        process = start_crawl(output, "hub_index", endpoint=replica.url, settings=settings)
+        wait_for_rows(output / "hfspider.sqlite", 1000)
+        holder = sqlite3.connect(output / "hfspider.sqlite", isolation_level=None)
+        holder.execute("BEGIN EXCLUSIVE")
+        try:
+            _, stderr = process.communicate(timeout=120)
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+        assert process.returncode == 1, stderr[-2000:]
+        assert "Traceback" not in stderr
+        assert stderr.count("database write failed") == 1
+        assert "database is locked" in last_line(stderr) and "run the same command again" in last_line(stderr)
+        assert not (output / "models.jsonl").exists() and (output / "models.jsonl.partial").exists()
+        result = crawl(output, "hub_index", endpoint=replica.url, settings=settings)
+    truth = Truth(records)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert {row[0] for row in result.rows("SELECT id FROM models")} == truth.public
 
 
 def test_an_unwritable_output_folder_is_one_line(server: ReplicaServer, tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ from sqlalchemy import create_engine, select, text
 
 from hfspider.db import Batch, Listing, open_database
 from hfspider.db.schema import cards, links, page_facts
+from hfspider.db.writer import BatchWriter
 from hfspider.replica import Hub, ReplicaServer, generate
 from hfspider.replica.truth import Truth
 from hfspider.replica.website import Website
@@ -130,6 +131,26 @@ def test_a_value_the_database_refuses_fails_only_its_model(postgres_url: str) ->
         assert conn.execute(text("SELECT model_id FROM crawl_state")).scalars().all() == ["org/other"]  # org/base is listed again next run
         assert conn.execute(text("SELECT model_id FROM failures")).scalars().all() == ["org/bad"]
         assert conn.execute(text("SELECT COUNT(*) FROM walk_state")).scalar() == 0  # a walk resumes before the refused model
+    engine.dispose()
+
+
+def test_after_a_refused_model_the_writer_process_keeps_the_walk_before_it(postgres_url: str) -> None:
+    """Through hub_index's writer process: the refused model fails alone, and the batches after it do not
+    move the walk's resume point past it, so the same command asks for it again."""
+    open_database(postgres_url)
+    writer = BatchWriter(postgres_url)
+    good = {"id": "org/good", "tags": [], "card_data": {"note": "fine"}}
+    bad = {"id": "org/bad", "tags": [], "card_data": {"note": "a\ud800b"}}
+    later = {"id": "org/later", "tags": [], "card_data": None}
+    writer.send(Batch("k", next_page="https://x/page-1"), [good, bad], [])
+    writer.send(Batch("k", next_page="https://x/page-2"), [later], [])
+    written = list(writer.results(wait=True))
+    writer.close()
+    assert [(list(w.refused), w.error) for w in written] == [(["org/bad"], None), ([], None)]
+    assert [r["id"] for r in snapshot(postgres_url)["models"]] == ["org/good", "org/later"]
+    engine = create_engine(postgres_url)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT COUNT(*) FROM walk_state")).scalar() == 0
     engine.dispose()
 
 
