@@ -109,6 +109,9 @@ DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.redirect.RedirectMiddleware": None,
     "hfspider.middlewares.redirect.NoRefererRedirectMiddleware": 600,
 }
+# The Hub's API and pages are read without cookies (a token goes in a header): no cookie jar to
+# consult on every request.
+COOKIES_ENABLED = False
 # The Hub API answers JSON; an HTML meta refresh is never one of its answers.
 METAREFRESH_ENABLED = False
 # A body that is not JSON is retried from the callback with get_retry_request, which carries

@@ -7,7 +7,9 @@ import argparse
 from scrapy.exceptions import UsageError
 
 from hfspider.hubcommand import HubCommand
-from hfspider.replica.cli import add_arguments, problem, serve_forever, start
+
+# hfspider.replica is imported by the methods: Scrapy imports every command for every command it runs,
+# and a crawl has no use for the replica's modules.
 
 
 class Command(HubCommand):
@@ -20,10 +22,14 @@ class Command(HubCommand):
         return "Serve a Hub replica (real records and/or synthetic models) on 127.0.0.1"
 
     def add_options(self, parser: argparse.ArgumentParser) -> None:
+        from hfspider.replica.cli import add_arguments
+
         super().add_options(parser)
         add_arguments(parser)
 
     def main(self, args: list[str], opts: argparse.Namespace) -> None:
+        from hfspider.replica.cli import problem, serve_forever, start
+
         if args:
             raise UsageError(f"unexpected argument {args[0]!r}; the replica takes options only", print_help=False)
         message = problem(opts)

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from scrapy.settings import BaseSettings
 
-from hfspider.distributed.quota import SharedRateLimitMiddleware
-from hfspider.distributed.worker import SharedCrawl
 from hfspider.middlewares.ratelimit import RateLimitMiddleware
 
 
@@ -18,6 +16,10 @@ class SharedCrawlAddon:
     def update_settings(self, settings: BaseSettings) -> None:
         if not settings.get("REDIS_URL"):
             return
+        # Imported only for a shared crawl: redis and scrapy-redis cost every other crawl a tenth of a second.
+        from hfspider.distributed.quota import SharedRateLimitMiddleware
+        from hfspider.distributed.worker import SharedCrawl
+
         settings.set("SCHEDULER", "hfspider.distributed.scheduler.SharedScheduler", priority="addon")
         settings.replace_in_component_priority_dict("DOWNLOADER_MIDDLEWARES", RateLimitMiddleware, SharedRateLimitMiddleware)
         settings.set_in_component_priority_dict("EXTENSIONS", SharedCrawl, 10)
