@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from hfspider.hub.endpoint import is_repo_id
 
@@ -21,9 +20,8 @@ _HUB_URL = re.compile(r"^(?:https?://)?(?:www\.)?(?:huggingface\.co|hf\.co)/", r
 _URL_TAIL = re.compile(r"/(?:tree|blob|resolve|commit)/.*$")
 
 
-@dataclass(frozen=True, slots=True)
-class Parent:
-    """One parent link of a model."""
+class Parent(NamedTuple):
+    """One parent link of a model (a tuple: made once per parent of every model of the Hub)."""
 
     id: str
     relation: str
@@ -82,17 +80,17 @@ def parents(record: dict[str, Any]) -> list[Parent]:
         for tag in tags:
             if not isinstance(tag, str) or not tag.startswith("base_model:"):
                 continue
-            rest = tag[len("base_model:") :]
+            rest = tag[11:]  # after "base_model:"
             relation, _, parent = rest.partition(":")
             if parent and relation in RELATIONS:
                 if is_repo_id(parent):  # tags are free text to a model's author; junk names no parent
                     typed.setdefault(parent, relation)
-            elif is_repo_id(rest):
+            else:
                 plain.append(rest)
     card = record.get("cardData") if isinstance(record.get("cardData"), dict) else {}
     found: dict[str, Parent] = {parent: Parent(parent, relation, SOURCE_TAGS) for parent, relation in typed.items()}
     for parent in plain:
-        if parent not in found:
+        if parent not in found and is_repo_id(parent):  # the Hub tags a typed parent plainly too: checked once
             found[parent] = Parent(parent, _stated_relation(card) or UNKNOWN, SOURCE_TAGS)
     if not found and card.get("base_model") is not None:
         raw = card["base_model"]

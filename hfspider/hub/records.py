@@ -11,30 +11,12 @@ import jmespath
 from hfspider.hub.lineage import parents
 from hfspider.items import EdgeItem, ModelItem
 
-# Column -> top-level key of a model record as ``/api/models`` returns it.
-_KEYS = {
-    "author": "author",
-    "sha": "sha",
-    "created_at": "createdAt",
-    "last_modified": "lastModified",
-    "private": "private",
-    "gated": "gated",
-    "disabled": "disabled",
-    "downloads": "downloads",
-    "downloads_all_time": "downloadsAllTime",
-    "likes": "likes",
-    "trending_score": "trendingScore",
-    "library_name": "library_name",
-    "pipeline_tag": "pipeline_tag",
-    "tags": "tags",
-    "card_data": "cardData",
-}
 #: Times as stored: the Hub's own ISO-8601 UTC form, to the second; sorts as text in every database.
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 #: ``gated`` as the Hub sends it today; the legacy ``true`` meant automatic approval.
 GATED_VALUES = ("false", "auto", "manual")
 
-# Columns that need a path or a fallback. Plain keys above are read with dict.get:
+# Columns that need a path or a fallback. Plain keys are read with dict.get (model_item):
 # JMESPath for them cost an eighth of a whole-Hub listing's CPU.
 _ID = jmespath.compile("id || modelId")
 _PARAMETERS = jmespath.compile("safetensors.total || gguf.total")
@@ -64,10 +46,29 @@ def model_item(record: dict[str, Any], stamp: str | None = None) -> ModelItem | 
         total = gguf.get("total")
     else:
         total = _PARAMETERS.search(record)
-    values = {column: record.get(key) for column, key in _KEYS.items()}
-    if values["tags"] is None:
-        values["tags"] = []
-    return ModelItem(id=model_id, num_parameters=total, fetched_at=stamp or fetched_at(), **values)
+    get = record.get
+    # Column by column, each from the record's top-level key as /api/models names it; written out:
+    # a dict of them unpacked into the call cost twice as much.
+    return ModelItem(
+        id=model_id,
+        author=get("author"),
+        sha=get("sha"),
+        created_at=get("createdAt"),
+        last_modified=get("lastModified"),
+        private=get("private"),
+        gated=get("gated"),
+        disabled=get("disabled"),
+        downloads=get("downloads"),
+        downloads_all_time=get("downloadsAllTime"),
+        likes=get("likes"),
+        trending_score=get("trendingScore"),
+        library_name=get("library_name"),
+        pipeline_tag=get("pipeline_tag"),
+        num_parameters=total,
+        tags=[] if (tags := get("tags")) is None else tags,
+        card_data=get("cardData"),
+        fetched_at=stamp or fetched_at(),
+    )
 
 
 def edge_items(record: dict[str, Any]) -> list[EdgeItem]:
