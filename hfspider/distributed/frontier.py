@@ -56,6 +56,14 @@ for i = 3, #KEYS do redis.call('DEL', KEYS[i]) end
 if redis.call('GET', KEYS[2]) == ARGV[1] then redis.call('DEL', KEYS[2]) end
 """
 
+# No worker may decide once one has completed the generation: a worker that read no outcome just
+# before the other finished would otherwise take the freed lock and complete the crawl a second time.
+_LOCK = """
+if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
+return 0
+"""
+
 _UNLOCK = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
@@ -89,6 +97,7 @@ class Frontier:
         self._pop = server.register_script(_POP)
         self._beat = server.register_script(_BEAT)
         self._finish = server.register_script(_FINISH)
+        self._lock = server.register_script(_LOCK)
         self._unlock = server.register_script(_UNLOCK)
 
     def key(self, name: str) -> str:
@@ -151,8 +160,8 @@ class Frontier:
         )
 
     def lock(self, seconds: float) -> bool:
-        """The right to decide whether the crawl is complete: one worker at a time."""
-        return bool(self.server.set(self.key("lock"), self.worker, nx=True, px=int(seconds * 1000)))
+        """The right to decide whether the crawl is complete: one worker at a time, none once it is."""
+        return bool(self._lock(keys=[self.key("lock"), self.key("done")], args=[self.worker, int(seconds * 1000)]))
 
     def unlock(self) -> None:
         self._unlock(keys=[self.key("lock")], args=[self.worker])
