@@ -22,7 +22,7 @@ HFSPIDER_OUTPUT = "output"
 # Any SQLAlchemy URL (sqlite:///..., postgresql+psycopg://...); empty means
 # sqlite:///<HFSPIDER_OUTPUT>/hfspider.sqlite.
 HFSPIDER_DB_URL = ""
-# Rows per database transaction (at most; hub_index takes 10,000: see there), and the longest time
+# Rows per database transaction (at most; hub_index takes 50,000: see there), and the longest time
 # an answer waits in memory: a kill loses at most that much of what the Hub already answered.
 HFSPIDER_BATCH_SIZE = 1000
 HFSPIDER_FLUSH_SECONDS = 1.0

@@ -30,9 +30,10 @@ class HubIndexSpider(WalkingSpider):
     name = "hub_index"
     custom_settings = {
         # A model's upsert touches random pages of the id indexes, and a transaction writes each page
-        # once: 10,000 rows a transaction cost half of 1,000's. The store still writes every
-        # HFSPIDER_FLUSH_SECONDS, so a kill loses no more than before.
-        "HFSPIDER_BATCH_SIZE": 10000,
+        # once: the more rows a transaction, the fewer pages written per row (at 1M models, 30,000 a
+        # transaction took a tenth less time than 10,000). The store writes every HFSPIDER_FLUSH_SECONDS
+        # in any case, so a transaction holds about a second of the walk and a kill loses no more.
+        "HFSPIDER_BATCH_SIZE": 50000,
         # The upserts' CPU is as much as the rest of the walk's: a second process does them meanwhile.
         "HFSPIDER_WRITER_PROCESS": True,
         # One page leads to the next: referer, URL length and depth bookkeeping buy nothing here,
