@@ -130,12 +130,18 @@ def test_a_20000_model_listing_is_stored_and_fed_exactly(tmp_path: Path) -> None
     stored = {}
     for row in result.rows(f"SELECT {columns}, fetched_at FROM models"):
         value = dict(zip([*MODEL_FIELDS, "fetched_at"], row, strict=True))
-        value["tags"], value["card_data"] = json.loads(value["tags"]), json.loads(value["card_data"] or "null")
+        value["tags"] = json.loads(value["tags"])
+        value["card_data"] = None if value["card_data"] is None else json.loads(value["card_data"])  # no card: SQL NULL
         for flag in ("private", "disabled"):
             value[flag] = None if value[flag] is None else bool(value[flag])
         assert STAMP.fullmatch(value.pop("fetched_at")), value["id"]
         stored[value["id"]] = value
     assert stored.keys() == public.keys()
+    [(null_text, cardless, later_first)] = result.rows(
+        "SELECT SUM(card_data = 'null'), SUM(card_data IS NULL), SUM(first_seen_at IS NOT fetched_at) FROM models"
+    )
+    assert null_text == 0 and cardless == sum(1 for r in public.values() if not isinstance(r.get("cardData"), dict)) > 0
+    assert later_first == 0, "a model stored for the first time was first seen when it was fetched"
     wrong = [i for i in public if stored[i] != expected_model(public[i])]
     assert not wrong, f"{len(wrong)} rows differ, e.g. {stored[wrong[0]]} != {expected_model(public[wrong[0]])}"
     edges = Counter(result.rows("SELECT child_id, parent_id, relation, source FROM edges"))

@@ -160,3 +160,21 @@ time.sleep(120)
         holder.execute("ROLLBACK")
         holder.close()
     assert query(path, "SELECT id FROM models") == [("org/m000",)]
+
+
+def test_a_refused_row_fails_alone_and_the_others_keep_their_values(tmp_path: Path) -> None:
+    """SQLite refuses an edge without a source (NOT NULL): the batch is written model by model, from the
+    tuples the writer decoded, and only that model is refused; the others' JSON columns stay JSON."""
+    path = tmp_path / "db.sqlite"
+    writer = BatchWriter(f"sqlite:///{path}")
+    bad = EdgeItem("org/m001", "org/base", "finetune", None)  # type: ignore[arg-type]
+    writer.send(Batch("key"), [model(0), model(1), model(2)], [edge(0), bad, edge(2)])
+    [written] = writer.results(wait=True)
+    writer.close()
+    assert list(written.refused) == ["org/m001"] and "NOT NULL" in written.refused["org/m001"]
+    stored = query(path, "SELECT id, tags, card_data, first_seen_at FROM models ORDER BY id")
+    assert [(i, json.loads(t), json.loads(c), f) for i, t, c, f in stored] == [
+        (m.id, m.tags, m.card_data, STAMP) for m in (model(0), model(2))
+    ]
+    assert query(path, "SELECT child_id FROM edges ORDER BY 1") == [("org/m000",), ("org/m002",)]
+    assert query(path, "SELECT model_id FROM failures") == [("org/m001",)]

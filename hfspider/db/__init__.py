@@ -1,6 +1,6 @@
 """The database layer: the only code that imports SQLAlchemy."""
 
-from hfspider.db.database import INDEX_STAT, Batch, Database, IndexInfo, Listing, Run, Summary, open_database
+from hfspider.db.database import INDEX_STAT, Batch, Database, IndexInfo, Listing, Rows, Run, Summary, open_database
 from hfspider.db.engine import DatabaseError, database_url, dispose, one_line, shown
 from hfspider.db.schema import TIME_FORMAT, now
 
@@ -12,6 +12,7 @@ __all__ = [
     "DatabaseError",
     "IndexInfo",
     "Listing",
+    "Rows",
     "Run",
     "Summary",
     "database_url",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import json
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -53,11 +54,46 @@ def chunks(values: Sequence[T]) -> Iterator[Sequence[T]]:
         yield values[start : start + CHUNK]
 
 
-def upsert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+@dataclass(frozen=True)
+class Rows:
+    """Rows as SQLite's driver binds them: a tuple per row in ``columns``' order, JSON columns as JSON text.
+
+    How the writer process hands a batch over (``hfspider.db.writer``): a dict per row, and SQLAlchemy's
+    bind processors, cost more than SQLite's own work.
+    """
+
+    columns: tuple[str, ...]
+    values: list[tuple[Any, ...]]
+
+    def column(self, name: str) -> list[Any]:
+        at = self.columns.index(name)
+        return [row[at] for row in self.values]
+
+    def dicts(self, table: Table) -> list[dict[str, Any]]:
+        """The rows as dicts of values, JSON read back: for the row-by-row path of a refused batch."""
+        json_columns = {name for name in self.columns if isinstance(table.c[name].type, JSON)}
+        return [
+            {
+                name: json.loads(value) if name in json_columns and value is not None else value
+                for name, value in zip(self.columns, row, strict=True)
+            }
+            for row in self.values
+        ]
+
+
+def upsert(conn: Connection, table: Table, rows: list[dict[str, Any]] | Rows) -> None:
     """Insert rows, replacing those whose primary key is already stored."""
-    if not rows:
+    if not rows or (isinstance(rows, Rows) and not rows.values):
         return
     stmt = _upsert_statement(conn.dialect.name, table)
+    if isinstance(rows, Rows):
+        sql, names, _processors = _driver_form(conn.dialect, stmt, rows.columns)
+        values = rows.values
+        if names != rows.columns:
+            at = [rows.columns.index(name) for name in names]
+            values = [tuple([row[i] for i in at]) for row in values]
+        conn.exec_driver_sql(sql, values)
+        return
     if conn.dialect.paramstyle != "qmark":
         conn.execute(stmt, rows)
         return
@@ -131,8 +167,8 @@ class Batch:
     """What one transaction writes: items, and the crawl state they complete."""
 
     key: str
-    models: list[dict[str, Any]] = field(default_factory=list)
-    edges: list[dict[str, Any]] = field(default_factory=list)
+    models: list[dict[str, Any]] | Rows = field(default_factory=list)
+    edges: list[dict[str, Any]] | Rows = field(default_factory=list)
     listings: list[Listing] = field(default_factory=list)
     failures: list[dict[str, Any]] = field(default_factory=list)
     next_page: str | None = None
@@ -248,9 +284,9 @@ class Database:
             pass
         rejected: dict[str, str] = {}
         by_child: dict[str, list[dict[str, Any]]] = {}
-        for edge in batch.edges:
+        for edge in batch.edges.dicts(edges) if isinstance(batch.edges, Rows) else batch.edges:
             by_child.setdefault(edge["child_id"], []).append(edge)
-        for row in batch.models:
+        for row in batch.models.dicts(models) if isinstance(batch.models, Rows) else batch.models:
             try:
                 with self.engine.begin() as conn:
                     self._write_items(conn, [row], by_child.pop(row["id"], []))
@@ -271,13 +307,18 @@ class Database:
         return rejected
 
     @staticmethod
-    def _write_items(conn: Connection, rows: list[dict[str, Any]], links: list[dict[str, Any]]) -> None:
+    def _write_items(conn: Connection, rows: list[dict[str, Any]] | Rows, links: list[dict[str, Any]] | Rows) -> None:
         """Models, with the edges their own record states replaced by those read now. An edge only a
-        parent's listing showed stays until that parent's complete listing no longer shows the child."""
-        for row in rows:  # the batch's own copies: set in place, not copied again
-            row["first_seen_at"] = row.get("fetched_at")
+        parent's listing showed stays until that parent's complete listing no longer shows the child.
+        ``Rows`` come with ``first_seen_at`` (their ``fetched_at``); dicts get it here."""
+        if isinstance(rows, Rows):
+            ids = rows.column("id")
+        else:
+            for row in rows:  # the batch's own copies: set in place, not copied again
+                row["first_seen_at"] = row.get("fetched_at")
+            ids = [row["id"] for row in rows]
         upsert(conn, models, rows)
-        for chunk in chunks([row["id"] for row in rows]):
+        for chunk in chunks(ids):
             conn.execute(delete(edges).where(edges.c.child_id.in_(chunk), edges.c.source != SOURCE_LISTING))
         upsert(conn, edges, links)
 

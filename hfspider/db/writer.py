@@ -27,15 +27,17 @@ import sys
 import tempfile
 from collections import deque
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import orjson
 
-from hfspider.db.database import Batch, Database
+from hfspider.db.database import Batch, Database, Rows
 from hfspider.db.engine import DatabaseError
+from hfspider.items import EdgeItem, ModelItem
 
 #: Batches sent and not yet written before the crawl waits for the oldest: enough to keep the child busy.
 IN_FLIGHT = 3
@@ -64,11 +66,45 @@ def encode(batch: Batch, models: list[Any], edges: list[Any]) -> bytes:
     return pickle.dumps((batch, rows), protocol=pickle.HIGHEST_PROTOCOL)
 
 
-def decode(data: bytes) -> Batch:
+def decode(data: bytes, driver_rows: bool = False) -> Batch:
+    """The batch ``encode`` made; with ``driver_rows``, whole models and edges come as ``Rows`` (SQLite's)."""
     batch, rows = pickle.loads(data)
     if rows is not None:
-        batch.models, batch.edges = orjson.loads(rows)
+        found = _as_rows(rows) if driver_rows else None
+        batch.models, batch.edges = found or orjson.loads(rows)
     return batch
+
+
+def _as_rows(data: bytes) -> tuple[Rows, Rows] | None:
+    """Models and edges as ``Rows``, or None when they are not whole items (rows of some columns only)."""
+    try:
+        found_models, found_edges = _ROWS.decode(data)
+    except msgspec.ValidationError:
+        return None
+    # A model's first_seen_at is its fetched_at (kept on later writes): the last column.
+    models = Rows((*_MODEL_COLUMNS, "first_seen_at"), [(*row, row[-1]) for row in map(_driver_values, found_models)])
+    return models, Rows(_EDGE_COLUMNS, list(map(msgspec.structs.astuple, found_edges)))
+
+
+# Decoding a batch into dicts cost the writer more than SQLite's work: msgspec reads each model straight
+# into a tuple of its columns, and leaves the JSON columns as the text the database stores.
+_MODEL_COLUMNS = tuple(f.name for f in fields(ModelItem))
+_EDGE_COLUMNS = tuple(f.name for f in fields(EdgeItem))
+_JSON_COLUMNS = ("tags", "card_data")
+_ModelRow = msgspec.defstruct(
+    "_ModelRow", [(name, msgspec.Raw if name in _JSON_COLUMNS else Any) for name in _MODEL_COLUMNS], forbid_unknown_fields=True
+)
+_EdgeRow = msgspec.defstruct("_EdgeRow", [(name, Any) for name in _EDGE_COLUMNS], forbid_unknown_fields=True)
+_ROWS = msgspec.json.Decoder(tuple[list[_ModelRow], list[_EdgeRow]])  # type: ignore[valid-type]
+_JSON_AT = tuple(_MODEL_COLUMNS.index(name) for name in _JSON_COLUMNS)
+
+
+def _driver_values(row: Any) -> tuple[Any, ...]:
+    values = list(msgspec.structs.astuple(row))
+    for at in _JSON_AT:
+        raw = bytes(values[at])
+        values[at] = None if raw == b"null" else raw.decode()  # JSON null is SQL NULL, as the column type writes it
+    return tuple(values)
 
 
 def _row(value: Any) -> dict[str, Any]:
@@ -152,10 +188,12 @@ class BatchWriter:
 def serve(url: str, batches: socket.socket, results: Connection) -> None:
     """The child: write each batch received, answer ``(refused, error)`` for each, until the crawl closes the socket."""
     database: Database | None = None
+    driver_rows = False
     failed: str | None = None
     frozen = False  # a model was refused: the walk's resume point stays before it
     try:
         database = Database(url)
+        driver_rows = database.engine.dialect.paramstyle == "qmark"  # SQLite: rows go to its driver as tuples
     except DatabaseError as error:
         failed = str(error)
     while True:
@@ -168,7 +206,7 @@ def serve(url: str, batches: socket.socket, results: Connection) -> None:
         if failed is not None or database is None:
             results.send(({}, failed))  # after a failed batch nothing is written: what follows it would be ahead of it
             continue
-        batch = decode(data)
+        batch = decode(data, driver_rows)
         if frozen:
             batch.next_page = None
         try:
