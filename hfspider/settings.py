@@ -109,9 +109,15 @@ DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.redirect.RedirectMiddleware": None,
     "hfspider.middlewares.redirect.NoRefererRedirectMiddleware": 600,
 }
-# The Hub's API and pages are read without cookies (a token goes in a header): no cookie jar to
-# consult on every request.
+# The Hub's API and pages are read without cookies (a token goes in a header). Scrapy loads every
+# middleware it names, enabled or not, to sort them: its list less the cookie middleware, whose
+# import alone (tldextract, requests) cost every crawl a twentieth of a second.
 COOKIES_ENABLED = False
+DOWNLOADER_MIDDLEWARES_BASE = {
+    path: order
+    for path, order in default_settings.DOWNLOADER_MIDDLEWARES_BASE.items()
+    if path != "scrapy.downloadermiddlewares.cookies.CookiesMiddleware"
+}
 # The Hub API answers JSON; an HTML meta refresh is never one of its answers.
 METAREFRESH_ENABLED = False
 # A body that is not JSON is retried from the callback with get_retry_request, which carries

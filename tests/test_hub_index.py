@@ -55,6 +55,9 @@ def test_index_of_a_synthetic_hub(tmp_path: Path) -> None:
     records = generate(7000, seed=21)
     with ReplicaServer(Hub(records)) as server:
         result = crawl(tmp_path / "out", "hub_index", endpoint=server.url)
+    # Both processes closed their connections: the database is one file, whole, that can be copied alone
+    # (looked at before this test opens it).
+    assert sorted(p.name for p in result.output.iterdir()) == [".hfspider.lock", "edges.jsonl", "hfspider.sqlite", "models.jsonl"]
     assert_index(result, records)
     assert listing_calls(server) == math.ceil(len(Truth(records).public) / 1000)
 

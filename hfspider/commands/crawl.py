@@ -24,7 +24,7 @@ from scrapy.spiders import Spider
 
 from hfspider.arguments import ArgumentError
 from hfspider.config import SettingError, check_settings
-from hfspider.db import DatabaseError, database_url, open_database
+from hfspider.db import DatabaseError, database_url, dispose, open_database
 from hfspider.locks import Busy
 from hfspider.outcome import Outcome
 from hfspider.secrets import mask, mask_logs
@@ -79,7 +79,9 @@ class Command(ScrapyCrawl):
         if stats and self.exitcode == 0:
             self._exit_for(stats.get_value("hfspider/outcome"), stats.get_value, stats.get_stats())
         # The process ends here: Python's collections at exit would walk every object the crawl leaves
-        # (a quarter of a second after a Hub listing) only to find what freeing them finds anyway.
+        # (a quarter of a second after a Hub listing) only to find what freeing them finds anyway. The
+        # connections are closed first: frozen, they would be left open, and SQLite's log unfolded.
+        dispose()
         gc.freeze()
 
     def _note_signals(self) -> None:

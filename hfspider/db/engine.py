@@ -72,12 +72,14 @@ def engine_for(url: str) -> Engine:
         return _engines[url]
 
 
-def dispose(url: str) -> None:
-    """Close the pooled connections of ``url``'s engine; the next use opens new ones."""
+def dispose(url: str | None = None) -> None:
+    """Close the pooled connections of ``url``'s engine (of every engine without one); the next use opens
+    new ones. SQLite folds its write-ahead log into the file when the last connection closes."""
     with _lock:
-        engine = _engines.pop(url, None)
-    if engine is not None:
-        engine.dispose()
+        engines = [_engines.pop(url, None)] if url is not None else [_engines.pop(u) for u in list(_engines)]
+    for engine in engines:
+        if engine is not None:
+            engine.dispose()
 
 
 def _create(url: str) -> Engine:

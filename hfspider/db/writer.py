@@ -36,7 +36,7 @@ import msgspec
 import orjson
 
 from hfspider.db.database import Batch, Database, Rows
-from hfspider.db.engine import DatabaseError
+from hfspider.db.engine import DatabaseError, dispose
 from hfspider.items import EdgeItem, ModelItem
 
 #: Batches sent and not yet written before the crawl waits for the oldest: enough to keep the child busy.
@@ -236,6 +236,7 @@ def main(argv: list[str]) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     with socket.socket(fileno=int(batches_fd)) as batches:
         serve(os.environ.pop(_URL), batches, Connection(int(results_fd), readable=False))
+    dispose()  # closed before the freeze, which would leave them open
     gc.freeze()  # everything is written: the collections at exit would only delay the crawl's end (0.15 s)
 
 
