@@ -60,6 +60,15 @@ def as_text(value: Any) -> str | None:
 
 def clean_json(value: Any) -> Any:
     """JSON every database takes: storable strings, and no NaN or infinity (not JSON; PostgreSQL refuses them)."""
+    kind = type(value)  # exact types first, the common ones first: this runs on every card of the Hub
+    if kind is str:
+        return storable(value)
+    if kind is dict:
+        return {storable(k) if type(k) is str else clean_json(k): clean_json(v) for k, v in value.items()}
+    if kind is list:
+        return [clean_json(v) for v in value]
+    if kind is int or kind is bool or value is None:
+        return value
     if isinstance(value, str):
         return storable(value)
     if isinstance(value, float) and not math.isfinite(value):
@@ -74,7 +83,11 @@ def clean_json(value: Any) -> Any:
 def as_tags(value: Any) -> list[str]:
     """A list of distinct, non-empty strings, in the Hub's order."""
     items = value if isinstance(value, list) else [value]
-    if all(type(t) is str for t in items) and (text := "".join(items)).isascii() and "\x00" not in text:
+    try:
+        text = "".join(items)  # fails on anything but strings
+    except TypeError:
+        text = None
+    if text is not None and text.isascii() and "\x00" not in text:
         tags = dict.fromkeys(map(str.strip, items))  # the Hub's own tags: nothing to clean, done in C
         tags.pop("", None)
         return list(tags)
