@@ -148,4 +148,7 @@ def _sqlite_pragmas(connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=10000")  # another process's write: wait for it, briefly
     cursor.execute("PRAGMA cache_size=-131072")  # 128 MB: upserts into a million-row table stay in memory
+    # Fold the log into the file every 30,000 pages (120 MB), not SQLite's 1,000: a page upserts touch
+    # again and again is copied once per fold, and at a million models the folds took a tenth of the writing.
+    cursor.execute("PRAGMA wal_autocheckpoint=30000")
     cursor.close()

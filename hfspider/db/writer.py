@@ -56,26 +56,30 @@ class Written:
 
 
 def encode(batch: Batch, models: list[Any], edges: list[Any]) -> bytes:
-    """A batch as bytes: the rows by orjson (models and edges may be dataclasses or dicts), the rest pickled.
-    What orjson refuses (an integer past 64 bits) is pickled as dicts."""
+    """A batch as bytes: the rows by orjson (models and edges may be dataclasses or dicts), after the rest,
+    pickled, and its length. What orjson refuses (an integer past 64 bits) is pickled as dicts."""
     try:
-        rows: bytes | None = orjson.dumps([models, edges])
+        rows = orjson.dumps([models, edges])
     except TypeError:
-        rows = None
+        rows = b""
         batch = replace(batch, models=[_row(m) for m in models], edges=[_row(e) for e in edges])
-    return pickle.dumps((batch, rows), protocol=pickle.HIGHEST_PROTOCOL)
+    head = pickle.dumps(batch, protocol=pickle.HIGHEST_PROTOCOL)
+    return b"".join((len(head).to_bytes(8, "big"), head, rows))
 
 
-def decode(data: bytes, driver_rows: bool = False) -> Batch:
+def decode(data: bytes | memoryview, driver_rows: bool = False) -> Batch:
     """The batch ``encode`` made; with ``driver_rows``, whole models and edges come as ``Rows`` (SQLite's)."""
-    batch, rows = pickle.loads(data)
-    if rows is not None:
+    view = memoryview(data)
+    size = int.from_bytes(view[:8], "big")
+    batch: Batch = pickle.loads(view[8 : 8 + size])
+    rows = view[8 + size :]
+    if rows:
         found = _as_rows(rows) if driver_rows else None
         batch.models, batch.edges = found or orjson.loads(rows)
     return batch
 
 
-def _as_rows(data: bytes) -> tuple[Rows, Rows] | None:
+def _as_rows(data: bytes | memoryview) -> tuple[Rows, Rows] | None:
     """Models and edges as ``Rows``, or None when they are not whole items (rows of some columns only)."""
     try:
         found_models, found_edges = _ROWS.decode(data)
