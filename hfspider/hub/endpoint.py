@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from collections.abc import Iterable, Mapping
@@ -87,13 +88,15 @@ def _query(params: Iterable[tuple[str, Any]]) -> str:
     return urlencode(list(params), quote_via=quote, safe="/:")
 
 
-def _expand_params(expand: Iterable[str]) -> list[tuple[str, str]]:
-    return [("expand[]", name) for name in expand]
+@functools.lru_cache(maxsize=16)
+def _expand_query(expand: tuple[str, ...]) -> str:
+    """``expand[]=...&...``, encoded once per expand set: every API call of a crawl carries the same."""
+    return _query([("expand[]", name) for name in expand])
 
 
 def model_url(base: str, model_id: str, expand: Iterable[str] = EXPAND) -> str:
     """One model's record."""
-    return f"{base}/api/models/{quote(model_id, safe='/')}?{_query(_expand_params(expand))}"
+    return f"{base}/api/models/{quote(model_id, safe='/')}?{_expand_query(tuple(expand))}"
 
 
 def sort_of(url: str) -> str | None:
@@ -116,8 +119,8 @@ def listing_url(
     limit: int = PAGE_SIZE,
 ) -> str:
     """First page of ``/api/models`` with our page size and expand set."""
-    query = [*params, ("limit", limit), *_expand_params(expand)]
-    return f"{base}/api/models?{_query(query)}"
+    expanded = _expand_query(tuple(expand))
+    return f"{base}/api/models?{_query([*params, ('limit', limit)])}{'&' if expanded else ''}{expanded}"
 
 
 _LINK = re.compile(r"<([^>]*)>\s*((?:;\s*[^;,]*)*)")
