@@ -1,7 +1,7 @@
 """Whole-Hub listing at scale: models per second end to end, Hub calls and peak memory,
 against ``huggingface_hub`` merely reading the same listing.
 
-    python -m bench.hub_index [--sizes 100000 1000000] [--seed 1] [--rounds 1]
+    python -m bench.hub_index [--sizes 100000 1000000] [--seed 1] [--rounds 1] [--kills 3 5 8]
 
 Each size gets its own synthetic hub on the replica (pages of 1,000 models, so
 both sides make ceil(N / 1000) calls). In each round, alternately, a fresh
@@ -10,7 +10,10 @@ and both JSON Lines feeds) and another iterates ``HfApi.list_models`` with the
 same ``expand`` set, keeping nothing. ``ratio`` is the baseline's wall time over
 hfspider's: above 1.0, storing everything is faster than that reading alone.
 hfspider's peak RSS is the crawl's and its writer process's together, sampled
-every 50 ms; the baseline's is read from the kernel when it exits.
+every 50 ms; the baseline's is read from the kernel when it exits. ``--kills``
+then kills walks with SIGKILL that many seconds in and counts what was lost:
+models the Hub had answered (pages served, the one in flight included) and the
+database does not hold, also as seconds of the walk.
 """
 
 from __future__ import annotations
@@ -20,11 +23,13 @@ import json
 import math
 import os
 import shutil
+import signal
 import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
+from contextlib import closing
 from pathlib import Path
 
 from hfspider.replica import Hub, ReplicaServer, generate
@@ -94,11 +99,36 @@ def run_baseline(endpoint: str) -> tuple[float, int, int]:
     return wall, int(rss), int(count)
 
 
+def kill_loss(hub: Hub, after: float) -> tuple[int, int]:
+    """Kill a walk (SIGKILL) ``after`` seconds in: models the Hub had answered by then (1,000 a page served,
+    the page in flight included) and models the database holds."""
+    work = Path(tempfile.mkdtemp(prefix="bench-kill-"))
+    try:
+        with ReplicaServer(hub, default_limit=1000) as server:
+            output = work / "out"
+            command = [sys.executable, "-m", "scrapy", "crawl", "hub_index", "-s", f"HFSPIDER_OUTPUT={output}", "-s", "LOG_LEVEL=WARNING"]
+            env = {**os.environ, "HF_ENDPOINT": server.url}
+            env.pop("HF_TOKEN", None)
+            process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(after)
+            process.send_signal(signal.SIGKILL)
+            process.wait()
+            answered = 1000 * sum(1 for _m, path, status, _a in server.requests if path.startswith("/api/models?") and status == 200)
+        with closing(sqlite3.connect(work / "out" / "hfspider.sqlite")) as conn:
+            stored = conn.execute("SELECT COUNT(*) FROM models").fetchone()[0]
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return answered, stored
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--rounds", type=int, default=1, help="hfspider and baseline runs per size, alternating")
+    parser.add_argument(
+        "--kills", type=float, nargs="*", default=[], metavar="S", help="then, per size, walks killed S seconds in: what the kill lost"
+    )
     args = parser.parse_args()
     header = (
         f"{'hub':>9} {'public':>9} {'stored':>9} {'calls':>6} {'ceil/1k':>7} {'wall s':>7} {'models/s':>9} {'peak MB':>8}"
@@ -127,6 +157,13 @@ def main() -> None:
             theirs = f" {base_wall:>8.1f} {read / base_wall:>11.0f} {base_rss / 1024:>6.0f} {base_wall / wall:>6.2f}"
             lines.append(ours + theirs)
             print(lines[-1], file=sys.stderr, flush=True)
+            pace = stored / wall
+        for after in args.kills:
+            answered, kept = kill_loss(hub, after)
+            lost = answered - kept
+            killed = f"{size:>9} killed at {after:.1f} s: {answered} answered, {kept} stored, {lost} lost = {lost / pace:.2f} s of the walk"
+            lines.append(killed)
+            print(killed, file=sys.stderr, flush=True)
         del hub
     print(header)
     print("\n".join(lines))
