@@ -83,7 +83,7 @@ class Rows:
 
 def upsert(conn: Connection, table: Table, rows: list[dict[str, Any]] | Rows) -> None:
     """Insert rows, replacing those whose primary key is already stored."""
-    if not rows or (isinstance(rows, Rows) and not rows.values):
+    if not (rows.values if isinstance(rows, Rows) else rows):
         return
     stmt = _upsert_statement(conn.dialect.name, table)
     if isinstance(rows, Rows):

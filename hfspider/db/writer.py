@@ -44,6 +44,18 @@ IN_FLIGHT = 3
 _PR_SET_PDEATHSIG = 1
 _URL = "HFSPIDER_WRITER_URL"
 
+# Decoding a batch into dicts cost the writer more than SQLite's work: msgspec reads each model straight
+# into a tuple of its columns, and leaves the JSON columns as the text the database stores.
+_MODEL_COLUMNS = tuple(f.name for f in fields(ModelItem))
+_EDGE_COLUMNS = tuple(f.name for f in fields(EdgeItem))
+_JSON_COLUMNS = ("tags", "card_data")
+_ModelRow = msgspec.defstruct(
+    "_ModelRow", [(name, msgspec.Raw if name in _JSON_COLUMNS else Any) for name in _MODEL_COLUMNS], forbid_unknown_fields=True
+)
+_EdgeRow = msgspec.defstruct("_EdgeRow", [(name, Any) for name in _EDGE_COLUMNS], forbid_unknown_fields=True)
+_ROWS = msgspec.json.Decoder(tuple[list[_ModelRow], list[_EdgeRow]])  # type: ignore[valid-type]
+_JSON_AT = tuple(_MODEL_COLUMNS.index(name) for name in _JSON_COLUMNS)
+
 
 @dataclass(frozen=True)
 class Written:
@@ -90,19 +102,6 @@ def _as_rows(data: bytes | memoryview) -> tuple[Rows, Rows] | None:
     return models, Rows(_EDGE_COLUMNS, list(map(msgspec.structs.astuple, found_edges)))
 
 
-# Decoding a batch into dicts cost the writer more than SQLite's work: msgspec reads each model straight
-# into a tuple of its columns, and leaves the JSON columns as the text the database stores.
-_MODEL_COLUMNS = tuple(f.name for f in fields(ModelItem))
-_EDGE_COLUMNS = tuple(f.name for f in fields(EdgeItem))
-_JSON_COLUMNS = ("tags", "card_data")
-_ModelRow = msgspec.defstruct(
-    "_ModelRow", [(name, msgspec.Raw if name in _JSON_COLUMNS else Any) for name in _MODEL_COLUMNS], forbid_unknown_fields=True
-)
-_EdgeRow = msgspec.defstruct("_EdgeRow", [(name, Any) for name in _EDGE_COLUMNS], forbid_unknown_fields=True)
-_ROWS = msgspec.json.Decoder(tuple[list[_ModelRow], list[_EdgeRow]])  # type: ignore[valid-type]
-_JSON_AT = tuple(_MODEL_COLUMNS.index(name) for name in _JSON_COLUMNS)
-
-
 def _driver_values(row: Any) -> tuple[Any, ...]:
     values = list(msgspec.structs.astuple(row))
     for at in _JSON_AT:
@@ -145,8 +144,8 @@ class BatchWriter:
         return self._process.pid
 
     def send(self, batch: Batch, models: list[Any], edges: list[Any]) -> None:
-        """Hand a batch over; waits only while ``IN_FLIGHT`` batches are unwritten. Raises ``DatabaseError``
-        if the child is gone."""
+        """Hand a batch over, without waiting for it to be written (``results`` says when). Raises
+        ``DatabaseError`` if the child is gone."""
         data = encode(batch, models, edges)
         fd = _anonymous_file()
         try:
