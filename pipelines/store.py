@@ -33,7 +33,8 @@ logger = logging.getLogger(__name__)
 
 
 class StorePipeline:
-    """Buffers items and marks and writes them every ``HFSPIDER_BATCH_SIZE`` items or ``HFSPIDER_FLUSH_SECONDS``.
+    """Buffers items and marks and writes them every ``HFSPIDER_BATCH_SIZE`` items or ``HFSPIDER_FLUSH_SECONDS``,
+    itself or (``HFSPIDER_WRITER_PROCESS``) through a writer process.
 
     Marks and an index walk's records are dropped here once buffered, so feeds receive the
     crawl's models and edges only.

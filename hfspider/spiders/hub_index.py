@@ -33,7 +33,7 @@ class HubIndexSpider(WalkingSpider):
         # once: the more rows a transaction, the fewer pages written per row (at 1M models, 30,000 a
         # transaction took a tenth less time than 10,000). The time bounds it instead: a batch goes to
         # the writer every half second, so with the writer's own time an answer is committed within
-        # about a second (a kill at full speed lost 0.6-0.8 s of the walk; with 1 s, up to 2.4 s).
+        # about a second (a kill at full speed lost 0.4-0.8 s of the walk; with 1 s, up to 2.4 s).
         "HFSPIDER_BATCH_SIZE": 50000,
         "HFSPIDER_FLUSH_SECONDS": 0.5,
         # The upserts' CPU is as much as the rest of the walk's: a second process does them meanwhile.
