@@ -80,7 +80,7 @@ def parents(record: dict[str, Any]) -> list[Parent]:
         for tag in tags:
             if not isinstance(tag, str) or not tag.startswith("base_model:"):
                 continue
-            rest = tag[11:]  # after "base_model:"
+            rest = tag[len("base_model:") :]
             relation, _, parent = rest.partition(":")
             if parent and relation in RELATIONS:
                 if is_repo_id(parent):  # tags are free text to a model's author; junk names no parent
