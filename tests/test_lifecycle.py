@@ -80,11 +80,10 @@ def test_sigterm_pauses_with_143_and_the_same_command_resumes(server: ReplicaSer
     assert "resuming" in result.stderr
 
 
-def test_a_locked_database_stops_the_crawl_with_one_line(server: ReplicaServer, tmp_path: Path) -> None:
-    """Another process holds the SQLite file's write lock while the crawl runs: exit 1, one error, no feed that looks done."""
-    output = tmp_path / "out"
-    process = start_crawl(output, "model_tree", "root=a/m", endpoint=server.url, settings={"HFSPIDER_FLUSH_SECONDS": 0.5})
-    wait_for_rows(output / "hfspider.sqlite", 1)
+def stopped_by_a_lock(process: subprocess.Popen[str], output: Path, stored: int) -> None:
+    """Once the crawl under way has stored ``stored`` models, another process takes the SQLite file's write
+    lock until the crawl ends: it must end with exit 1, one error line that says so, and no feed that looks done."""
+    wait_for_rows(output / "hfspider.sqlite", stored)
     holder = sqlite3.connect(output / "hfspider.sqlite", isolation_level=None)
     holder.execute("BEGIN EXCLUSIVE")
     try:
@@ -97,6 +96,13 @@ def test_a_locked_database_stops_the_crawl_with_one_line(server: ReplicaServer, 
     assert stderr.count("database write failed") == 1
     assert "database is locked" in last_line(stderr) and "run the same command again" in last_line(stderr)
     assert not (output / "models.jsonl").exists() and (output / "models.jsonl.partial").exists()
+
+
+def test_a_locked_database_stops_the_crawl_with_one_line(server: ReplicaServer, tmp_path: Path) -> None:
+    """Another process holds the SQLite file's write lock while the crawl runs: exit 1, one error, no feed that looks done."""
+    output = tmp_path / "out"
+    process = start_crawl(output, "model_tree", "root=a/m", endpoint=server.url, settings={"HFSPIDER_FLUSH_SECONDS": 0.5})
+    stopped_by_a_lock(process, output, stored=1)
     assert not (output / "trees").exists()
     result = crawl(output, "model_tree", "root=a/m", endpoint=server.url)  # the database works again
     assert result.returncode == 0, result.stderr[-2000:]
@@ -111,19 +117,7 @@ def test_a_locked_database_stops_an_index_walk_with_one_line(tmp_path: Path) -> 
     settings = {"HFSPIDER_BATCH_SIZE": 500, "HFSPIDER_FLUSH_SECONDS": 0.3}
     with ReplicaServer(Hub(records), latency=0.3) as replica:
         process = start_crawl(output, "hub_index", endpoint=replica.url, settings=settings)
-        wait_for_rows(output / "hfspider.sqlite", 1000)
-        holder = sqlite3.connect(output / "hfspider.sqlite", isolation_level=None)
-        holder.execute("BEGIN EXCLUSIVE")
-        try:
-            _, stderr = process.communicate(timeout=120)
-        finally:
-            holder.execute("ROLLBACK")
-            holder.close()
-        assert process.returncode == 1, stderr[-2000:]
-        assert "Traceback" not in stderr
-        assert stderr.count("database write failed") == 1
-        assert "database is locked" in last_line(stderr) and "run the same command again" in last_line(stderr)
-        assert not (output / "models.jsonl").exists() and (output / "models.jsonl.partial").exists()
+        stopped_by_a_lock(process, output, stored=1000)
         result = crawl(output, "hub_index", endpoint=replica.url, settings=settings)
     truth = Truth(records)
     assert result.returncode == 0, result.stderr[-2000:]

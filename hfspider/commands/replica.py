@@ -1,4 +1,8 @@
-"""``scrapy replica``: a Hugging Face Hub replica on this machine, for offline demos, benchmarks and tests."""
+"""``scrapy replica``: a Hugging Face Hub replica on this machine, for offline demos, benchmarks and tests.
+
+``hfspider.replica`` is imported inside the methods: Scrapy imports every command for every command it
+runs, and a crawl has no use for the replica's modules.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +11,6 @@ import argparse
 from scrapy.exceptions import UsageError
 
 from hfspider.hubcommand import HubCommand
-
-# hfspider.replica is imported by the methods: Scrapy imports every command for every command it runs,
-# and a crawl has no use for the replica's modules.
 
 
 class Command(HubCommand):
