@@ -121,6 +121,16 @@ def test_a_writer_that_died_is_a_database_error(tmp_path: Path) -> None:
     writer.close()
 
 
+def test_the_writer_yields_the_cpu_to_the_crawl(tmp_path: Path) -> None:
+    """The writer runs below the crawl's priority: its batches can wait a moment, the crawl's requests cannot."""
+    writer = BatchWriter(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    writer.send(Batch("key"), [model(0)], [])
+    assert [w.error for w in writer.results(wait=True)] == [None]  # it is running its loop, set up
+    crawl = os.getpriority(os.PRIO_PROCESS, 0)
+    assert os.getpriority(os.PRIO_PROCESS, writer.pid) >= min(crawl + 5, 19)
+    writer.close()
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the parent-death signal is Linux's")
 def test_the_writer_dies_with_the_crawl(tmp_path: Path) -> None:
     """A crawl killed with -9 takes its writer along at once, even in the middle of a batch: nothing is

@@ -43,6 +43,10 @@ from hfspider.items import EdgeItem, ModelItem
 IN_FLIGHT = 3
 _PR_SET_PDEATHSIG = 1
 _URL = "HFSPIDER_WRITER_URL"
+#: The writer's CPU priority below the crawl's: its batches may wait a moment, the crawl's next request
+#: (and, on one machine, the Hub replica's answer) may not. On two cores a 300,000-model walk took 10.6 s
+#: instead of 11.9.
+NICENESS = 10
 
 # Decoding a batch into dicts cost the writer more than SQLite's work: msgspec reads each model straight
 # into a tuple of its columns, and leaves the JSON columns as the text the database stores.
@@ -233,6 +237,7 @@ def _die_with(parent: int) -> None:
 def main(argv: list[str]) -> None:
     batches_fd, results_fd, parent = argv
     _die_with(int(parent))
+    os.nice(NICENESS)
     # Ctrl-C and a stop sent to the whole process group are the crawl's to handle: it closes the socket
     # once everything it read is sent, and this process ends after writing it.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
