@@ -54,11 +54,28 @@ class FeedExporter(feedexport.FeedExporter):
 
     Scrapy's exporter takes each scraped object for one item; every feed, in any
     format and with any ``item_classes``, should still get one line per model and edge.
+    A bundle's items go to each feed at once (one call, where the exporter has
+    ``export_items``): Scrapy's per-item loop over the feeds cost as much as
+    writing the lines.
     """
 
     def item_scraped(self, item: Any, spider: Any) -> None:
-        if isinstance(item, Bundle):
-            for one in item:
+        if not isinstance(item, Bundle):
+            super().item_scraped(item, spider)
+        elif any(self.feeds[slot.uri_template]["batch_item_count"] for slot in self.slots):
+            for one in item:  # a new file every N items: Scrapy counts them one by one
                 super().item_scraped(one, spider)
         else:
-            super().item_scraped(item, spider)
+            for slot in self.slots:
+                accepted = [one for one in item if slot.filter.accepts(one)]
+                if not accepted:
+                    continue
+                slot.start_exporting()
+                assert slot.exporter is not None
+                export = getattr(slot.exporter, "export_items", None)
+                if export is not None:
+                    export(accepted)
+                else:
+                    for one in accepted:
+                        slot.exporter.export_item(one)
+                slot.itemcount += len(accepted)

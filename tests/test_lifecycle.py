@@ -160,6 +160,28 @@ def test_a_users_own_feed_holds_models_and_edges_only(flag: str, name: str, serv
         assert len(rows) == len(members) + len(edges)  # nothing else: no bookkeeping
 
 
+def test_a_feed_split_every_n_items_gets_each_model_and_edge_once(server: ReplicaServer, tmp_path: Path) -> None:
+    """A listing's models and edges travel together (``Bundle``), yet Scrapy's ``batch_item_count`` still
+    starts a new file every N of them."""
+    parts = tmp_path / "parts"
+    feeds = {f"{parts}/part-%(batch_id)d.jsonl": {"format": "jsonlines", "batch_item_count": 7}}
+    settings = {"HFSPIDER_OUTPUT": tmp_path / "out", "FEEDS": json.dumps(feeds)}
+    command = [sys.executable, "-m", "scrapy", "crawl", "model_tree", "-a", "root=b/m"]
+    command += [arg for name, value in settings.items() for arg in ("-s", f"{name}={value}")]
+    env = {**os.environ, "HF_ENDPOINT": server.url, "HF_HOME": str(tmp_path / "hf-home")}
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    files = sorted(parts.iterdir(), key=lambda path: int(path.stem.split("-")[1]))
+    sizes = [len(path.read_text(encoding="utf-8").splitlines()) for path in files]
+    members = TRUTH.down("b/m")
+    edges = TRUTH.edges(m for m in members if m != "b/m")
+    total = len(members) + len(edges)
+    assert sizes == [7] * (total // 7) + ([total % 7] if total % 7 else [])
+    rows = [json.loads(line) for path in files for line in path.read_text(encoding="utf-8").splitlines()]
+    assert sorted(r["id"] for r in rows if "id" in r) == sorted(members)
+    assert sorted((r["child_id"], r["parent_id"], r["relation"]) for r in rows if "child_id" in r) == sorted(edges)
+
+
 SCRIPT = """
 import sys
 from scrapy.crawler import CrawlerProcess
