@@ -52,6 +52,12 @@ def tree_rss_kb(pid: int) -> int:
     return total
 
 
+def settle() -> None:
+    """Put the previous run's files on disk before the next run's clock starts: the kernel writes them
+    back within seconds, on the CPU of whichever run comes next (after a crawl's hundreds of MB, the baseline's)."""
+    os.sync()
+
+
 def run_index(endpoint: str, output: Path, *extra: str) -> tuple[float, int, dict[str, object]]:
     """Wall seconds, peak RSS (kB) of the crawl's processes together (sampled every 50 ms), and the run's stats."""
     command = [sys.executable, "-m", "scrapy", "crawl", "hub_index", "-s", f"HFSPIDER_OUTPUT={output}", "-s", "LOG_LEVEL=WARNING", *extra]
@@ -144,8 +150,10 @@ def main() -> None:
             work = Path(tempfile.mkdtemp(prefix="bench-index-"))
             try:
                 with ReplicaServer(hub, default_limit=1000) as server:
+                    settle()
                     wall, rss, stats = run_index(server.url, work / "out")
                     calls = len(server.requests)
+                    settle()
                     base_wall, base_rss, read = run_baseline(server.url)
             finally:
                 shutil.rmtree(work, ignore_errors=True)
