@@ -5,8 +5,8 @@ gate reads the ``RateLimit`` headers of every Hub response and spaces the
 next requests so the remaining calls last until the window resets. The Hub
 counts API calls, HTML pages and file downloads in three budgets, each
 announced in its own answers' headers, so there is one gate per budget: a page
-waiting for the ``pages`` window never holds up an API call. AutoThrottle stays
-on and still slows down for a slow Hub.
+waiting for the ``pages`` window never holds up an API call. A slow Hub gets
+fewer calls a second through the concurrency cap (``CONCURRENT_REQUESTS``).
 """
 
 from __future__ import annotations
