@@ -2,7 +2,7 @@
 
 Scrapy's RedirectMiddleware asks the Referer spider middleware how to set the
 header on a redirect and warns when that middleware is switched off, as
-``hub_index`` does for speed. Overriding ``handle_referer`` is the way Scrapy
+hfspider's settings do. Overriding ``handle_referer`` is the way Scrapy
 documents to say "no Referer on redirects" without the warning.
 """
 
