@@ -32,10 +32,10 @@ class HubIndexSpider(WalkingSpider):
         # A model's upsert touches random pages of the id indexes, and a transaction writes each page
         # once: the more rows a transaction, the fewer pages written per row (at 1M models, 30,000 a
         # transaction took a tenth less time than 10,000). The time bounds it instead: a batch goes to
-        # the writer every half second, so with the writer's own time an answer is committed within
-        # about a second (a kill at full speed lost 0.4-0.8 s of the walk; with 1 s, up to 2.4 s).
+        # the writer every HFSPIDER_FLUSH_SECONDS (a quarter second), so with the writer's own time an
+        # answer is committed well within a second (kills at full speed lost 0.3-0.7 s of the walk;
+        # with a batch every half second 0.4-1.5 s, at the same speed).
         "HFSPIDER_BATCH_SIZE": 50000,
-        "HFSPIDER_FLUSH_SECONDS": 0.5,
         # The upserts' CPU is as much as the rest of the walk's: a second process does them meanwhile.
         "HFSPIDER_WRITER_PROCESS": True,
         # One page leads to the next: referer, URL length and depth bookkeeping buy nothing here,
