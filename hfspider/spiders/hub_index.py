@@ -33,7 +33,7 @@ class HubIndexSpider(WalkingSpider):
         # once: the more rows a transaction, the fewer pages written per row (at 1M models, 30,000 a
         # transaction took a tenth less time than 10,000). The time bounds it instead: a batch goes to
         # the writer every HFSPIDER_FLUSH_SECONDS (a quarter second), so with the writer's own time an
-        # answer is committed well within a second (kills at full speed lost 0.3-0.7 s of the walk;
+        # answer is committed within about a second (kills at full speed lost 0.3-1.0 s of the walk;
         # with a batch every half second 0.4-1.5 s, at the same speed).
         "HFSPIDER_BATCH_SIZE": 50000,
         # The upserts' CPU is as much as the rest of the walk's: a second process does them meanwhile.
