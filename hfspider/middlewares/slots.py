@@ -2,10 +2,11 @@
 
 The Hub counts API calls, HTML pages and file downloads separately, so each
 gets a download slot of its own (``hub-api``, ``hub-pages``, ``hub-resolvers``):
-each is paced apart (``RateLimitMiddleware``), and the downloader-aware scheduler queue hands
-out requests of the slot with the fewest under way, so requests waiting for the
-``pages`` window never hold up API calls. robots.txt governs the HTML pages,
-not the API or the files: only page requests are checked against it.
+each is paced apart (``RateLimitMiddleware``), and the downloader-aware
+scheduler queue hands out requests of the slot with the fewest under way, so
+requests waiting for the ``pages`` window never hold up API calls. robots.txt
+governs the HTML pages, not the API or the files: only page requests are
+checked against it.
 
 As a spider middleware it marks requests before they are scheduled (the queue
 sorts by slot); as a downloader middleware, before RobotsTxtMiddleware, it marks
