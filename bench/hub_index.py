@@ -31,6 +31,7 @@ import tempfile
 import time
 from contextlib import closing
 from pathlib import Path
+from typing import Any
 
 from hfspider.replica import Hub, ReplicaServer, generate
 
@@ -58,15 +59,20 @@ def settle() -> None:
     os.sync()
 
 
-def run_index(endpoint: str, output: Path, *extra: str) -> tuple[float, int, dict[str, object]]:
-    """Wall seconds, peak RSS (kB) of the crawl's processes together (sampled every 50 ms), and the run's stats."""
-    command = [sys.executable, "-m", "scrapy", "crawl", "hub_index", "-s", f"HFSPIDER_OUTPUT={output}", "-s", "LOG_LEVEL=WARNING", *extra]
+def start_index(endpoint: str, output: Path, stderr: Any) -> subprocess.Popen[bytes]:
+    """``scrapy crawl hub_index`` into ``output`` against ``endpoint``, anonymously, in the background."""
+    command = [sys.executable, "-m", "scrapy", "crawl", "hub_index", "-s", f"HFSPIDER_OUTPUT={output}", "-s", "LOG_LEVEL=WARNING"]
     env = {**os.environ, "HF_ENDPOINT": endpoint}
     env.pop("HF_TOKEN", None)
+    return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=stderr)
+
+
+def run_index(endpoint: str, output: Path) -> tuple[float, int, dict[str, object]]:
+    """Wall seconds, peak RSS (kB) of the crawl's processes together (sampled every 50 ms), and the run's stats."""
     log = output.parent / "crawl.log"
     with log.open("wb") as stderr:
         started = time.monotonic()
-        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=stderr)
+        process = start_index(endpoint, output, stderr)
         peak = 0
         while process.poll() is None:
             peak = max(peak, tree_rss_kb(process.pid))
@@ -111,11 +117,7 @@ def kill_loss(hub: Hub, after: float) -> tuple[int, int]:
     work = Path(tempfile.mkdtemp(prefix="bench-kill-"))
     try:
         with ReplicaServer(hub, default_limit=1000) as server:
-            output = work / "out"
-            command = [sys.executable, "-m", "scrapy", "crawl", "hub_index", "-s", f"HFSPIDER_OUTPUT={output}", "-s", "LOG_LEVEL=WARNING"]
-            env = {**os.environ, "HF_ENDPOINT": server.url}
-            env.pop("HF_TOKEN", None)
-            process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            process = start_index(server.url, work / "out", subprocess.DEVNULL)
             time.sleep(after)
             process.send_signal(signal.SIGKILL)
             process.wait()
